@@ -1,0 +1,122 @@
+"""Step 4: apply the plan. Concurrent transfers, bounded retries with
+exponential backoff and jitter, fail fast on a permanent error, and the
+``last`` group (a manifest) only after everything else succeeded."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class ApplyError(Exception):
+    """Some transfers failed; ``failures`` holds (item label, exception)."""
+
+    def __init__(self, failures: list[tuple[str, BaseException]], done: int, total: int) -> None:
+        first_label, first = failures[0]
+        more = " (and %d more failures)" % (len(failures) - 1) if len(failures) > 1 else ""
+        super().__init__(
+            "Uploading '%s' failed: %s%s. %d of %d uploads completed; nothing that "
+            "depends on the failed files was published." % (first_label, first, more, done, total)
+        )
+        self.failures = failures
+        self.done = done
+        self.total = total
+
+
+class _Stopped(Exception):
+    pass
+
+
+@dataclass
+class Retry:
+    max_attempts: int = 5
+    base_delay: float = 0.2
+    max_delay: float = 5.0
+
+    def delay(self, attempt: int) -> float:
+        """Full jitter: uniform in [0, min(max_delay, base * 2**attempt)]."""
+        return random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
+
+
+class Transfers(Generic[T]):
+    """Runs ``work(item)`` for many items on a thread pool."""
+
+    def __init__(
+        self,
+        work: Callable[[T], object],
+        label: Callable[[T], str],
+        *,
+        workers: int,
+        is_transient: Callable[[BaseException], bool],
+        retry: Retry | None = None,
+        on_done: Callable[[T, object], None] = lambda item, result: None,
+        on_retry: Callable[[T, BaseException, int], None] = lambda item, exc, attempt: None,
+    ) -> None:
+        self.work = work
+        self.label = label
+        self.workers = max(1, workers)
+        self.is_transient = is_transient
+        self.retry = retry or Retry()
+        self.on_done = on_done
+        self.on_retry = on_retry
+        self._stop = threading.Event()
+        self._throttle = threading.Semaphore(self.workers)
+
+    def _one(self, item: T) -> object:
+        attempt = 0
+        while True:
+            if self._stop.is_set():
+                raise _Stopped()
+            try:
+                with self._throttle:
+                    result = self.work(item)
+            except Exception as exc:
+                attempt += 1
+                if attempt >= self.retry.max_attempts or not self.is_transient(exc):
+                    raise
+                self.on_retry(item, exc, attempt)
+                time.sleep(self.retry.delay(attempt))
+                continue
+            self.on_done(item, result)
+            return result
+
+    def run(self, items: Sequence[T], last: Sequence[T] = ()) -> dict[int, object]:
+        """Transfer ``items`` concurrently, then ``last`` (only if all of
+        ``items`` succeeded). Returns {index in items + last: result}."""
+        results: dict[int, object] = {}
+        total = len(items) + len(last)
+        for offset, group in ((0, items), (len(items), last)):
+            if not group:
+                continue
+            failures: list[tuple[str, BaseException]] = []
+            with ThreadPoolExecutor(self.workers, thread_name_prefix="staticship") as pool:
+                futures: dict[Future[object], tuple[int, T]] = {
+                    pool.submit(self._one, item): (offset + index, item)
+                    for index, item in enumerate(group)
+                }
+                try:
+                    pending = set(futures)
+                    while pending:
+                        done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+                        for future in done:
+                            index, item = futures[future]
+                            exc = future.exception()
+                            if exc is None:
+                                results[index] = future.result()
+                            elif not isinstance(exc, _Stopped):
+                                self._stop.set()
+                                failures.append((self.label(item), exc))
+                except BaseException:  # Ctrl-C: abandon what has not started
+                    self._stop.set()
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    raise
+            if failures:
+                raise ApplyError(failures, len(results), total)
+        return results

@@ -1,0 +1,131 @@
+"""The one interface every backend implements.
+
+A backend (adapter) wraps the user's storage object and knows three things
+about its object store: how to list the storage's location once, how to
+fingerprint a local file the way that listing would show it, and how to
+upload a file so that the object is exactly what the storage itself writes.
+Everything else (finding files, planning, concurrency, retries, ordering,
+reporting) lives in the pipeline and is shared.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from abc import ABC, abstractmethod
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO, ClassVar
+
+from django.core.files.storage import Storage
+
+from ..plan import RemoteState
+from ..sources import LocalFile
+
+
+class TransferError(Exception):
+    """A transfer failed. ``transient`` errors may succeed when retried."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+@dataclass
+class Prepared:
+    """A local file made ready for one backend: the exact bytes to upload
+    (the source itself, or a compressed copy), and the tokens a remote object
+    with those bytes could show in a listing."""
+
+    file: LocalFile
+    body_path: str
+    size: int
+    md5: str
+    tokens: set[str] = field(default_factory=set)
+    params: dict[str, Any] = field(default_factory=dict)
+    temporary: bool = False
+
+    def open(self) -> BinaryIO:
+        if self.body_path:
+            return open(self.body_path, "rb")
+        return self.file.open()
+
+    def discard(self) -> None:
+        if self.temporary and self.body_path:
+            try:
+                os.unlink(self.body_path)
+            except FileNotFoundError:
+                pass
+
+
+class Adapter(ABC):
+    """Base class of the backends. Subclasses must be safe to call from
+    several threads at once (``prepare`` and ``upload``)."""
+
+    #: Short name used in messages and reports ("s3", "gcs", ...).
+    label: ClassVar[str] = "storage"
+    #: True when the listing proves content (no per-file request needed).
+    verifies_content: ClassVar[bool] = True
+
+    def __init__(self, storage: Storage, *, workers: int = 32) -> None:
+        self.storage = storage
+        self.workers = workers
+        #: Requests made, by kind (LIST, GET, PUT, ...), for the report.
+        self.requests: Counter[str] = Counter()
+
+    @classmethod
+    @abstractmethod
+    def handles(cls, storage: Storage) -> bool:
+        """True if this adapter knows how to talk to ``storage``."""
+
+    @abstractmethod
+    def describe(self) -> str:
+        """Where the files go, for messages ("S3 bucket 'b' under 'static/'")."""
+
+    @abstractmethod
+    def inventory(self) -> dict[str, RemoteState]:
+        """Every object under the storage's location, keyed by the name the
+        storage would use for it (relative to its location)."""
+
+    @abstractmethod
+    def prepare(self, file: LocalFile, remote: RemoteState | None) -> Prepared:
+        """Fingerprint ``file`` as the remote side would show it once uploaded.
+        ``remote`` is what the listing holds under that name (if anything), for
+        backends whose fingerprint depends on how the object was written."""
+
+    @abstractmethod
+    def upload(self, item: Prepared) -> str | None:
+        """Write the object; return its new listing token if the store said."""
+
+    # -- small objects of our own (the state record) -----------------------
+    @abstractmethod
+    def read_small(self, name: str) -> bytes | None:
+        """Download one small object of ours; None if it does not exist."""
+
+    @abstractmethod
+    def write_small(self, name: str, data: bytes, content_type: str) -> None:
+        """Upload one small object of ours, overwriting."""
+
+    def delete_many(self, names: list[str]) -> None:
+        """Delete objects (batched where the store allows)."""
+        for name in names:
+            self.storage.delete(name)
+            self.requests["DELETE"] += 1
+
+    def is_transient(self, exc: BaseException) -> bool:
+        """True if ``exc`` may go away when the transfer is retried."""
+        return isinstance(exc, TransferError) and exc.transient
+
+    def explain(self, exc: BaseException) -> str | None:
+        """One line naming the cause and fix of a permanent error, if known."""
+        return None
+
+    def close(self) -> None:
+        """Release connections and other resources."""
+
+
+def spool_path(suffix: str = "") -> str:
+    """A fresh temporary file path for a prepared body (the caller removes it)."""
+    handle, path = tempfile.mkstemp(prefix="staticship-", suffix=suffix)
+    os.close(handle)
+    return path

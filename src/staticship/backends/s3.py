@@ -1,0 +1,418 @@
+"""Amazon S3 and S3-compatible stores (``storages.backends.s3.S3Storage``).
+
+Listing: one paginated ListObjectsV2 over the storage's location; each entry's
+ETag is the token. Fingerprint: the MD5 of the exact bytes the storage would
+upload (gzip-compressed where the storage compresses), plus the multipart
+ETag for files at or above the transfer manager's threshold. Upload: through
+obstore where every write parameter maps onto it (same key, headers, ACL,
+metadata, encryption), otherwise through the storage's own ``_save``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from django.core.files import File
+from django.core.files.storage import Storage
+
+from .. import fingerprint as fp
+from ..plan import RemoteState
+from ..sources import LocalFile
+from .base import Adapter, Prepared, TransferError, spool_path
+
+try:
+    from storages.backends.s3 import S3Storage
+except ImportError:  # pragma: no cover - the [s3] extra is not installed
+    S3Storage = None  # type: ignore[assignment,misc]
+
+# Write parameters (boto3 ExtraArgs) the fast path maps onto obstore, and how.
+_ATTRIBUTES = {
+    "ContentType": "Content-Type",
+    "ContentEncoding": "Content-Encoding",
+    "CacheControl": "Cache-Control",
+    "ContentDisposition": "Content-Disposition",
+    "ContentLanguage": "Content-Language",
+    "StorageClass": "Storage-Class",
+}
+_HEADERS = {
+    "ACL": "x-amz-acl",
+    "GrantRead": "x-amz-grant-read",
+    "GrantReadACP": "x-amz-grant-read-acp",
+    "GrantWriteACP": "x-amz-grant-write-acp",
+    "GrantFullControl": "x-amz-grant-full-control",
+    "WebsiteRedirectLocation": "x-amz-website-redirect-location",
+}
+_ENCRYPTION = {
+    "ServerSideEncryption": "server_side_encryption",
+    "SSEKMSKeyId": "sse_kms_key_id",
+    "BucketKeyEnabled": "sse_bucket_key_enabled",
+}
+_FAST_PARAMS = {*_ATTRIBUTES, *_HEADERS, *_ENCRYPTION, "Metadata", "Expires", "Tagging"}
+
+
+def _error_code(exc: BaseException) -> str:
+    response = getattr(exc, "response", None)
+    if isinstance(response, Mapping):
+        return str(response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+class S3Adapter(Adapter):
+    label = "s3"
+
+    @classmethod
+    def handles(cls, storage: Storage) -> bool:
+        return S3Storage is not None and isinstance(storage, S3Storage)
+
+    def __init__(self, storage: Storage, *, workers: int = 32) -> None:
+        super().__init__(storage, workers=workers)
+        self.bucket: str = storage.bucket_name  # type: ignore[attr-defined]
+        probe = storage._normalize_name("x")  # type: ignore[attr-defined]
+        self.prefix = probe[:-1]
+        transfer = storage.transfer_config  # type: ignore[attr-defined]
+        self.threshold: int = transfer.multipart_threshold
+        self.chunk_size: int = transfer.multipart_chunksize
+        self._etags: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self._hooked: set[int] = set()
+        self._fast: _ObstoreWriter | None = None
+        from .. import conf
+
+        if conf.get("FAST_TRANSFER"):
+            self._fast = _ObstoreWriter.for_storage(storage, workers)
+
+    # -- where -------------------------------------------------------------
+    @property
+    def client(self) -> Any:
+        return self.storage.connection.meta.client  # type: ignore[attr-defined]
+
+    def key(self, name: str) -> str:
+        from storages.utils import clean_name
+
+        return self.storage._normalize_name(clean_name(name))  # type: ignore[attr-defined]
+
+    def describe(self) -> str:
+        return "S3 bucket '%s' under '%s'" % (self.bucket, self.prefix or "/")
+
+    # -- list --------------------------------------------------------------
+    def inventory(self) -> dict[str, RemoteState]:
+        found: dict[str, RemoteState] = {}
+        paginator = self.client.get_paginator("list_objects_v2")
+        cut = len(self.prefix)
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
+            self.requests["LIST"] += 1
+            for entry in page.get("Contents", ()):
+                found[entry["Key"][cut:]] = RemoteState(
+                    fp.normalize_etag(entry.get("ETag")), entry.get("Size")
+                )
+        return found
+
+    # -- fingerprint -------------------------------------------------------
+    def write_parameters(self, name: str) -> tuple[dict[str, Any], bool]:
+        """The storage's ExtraArgs for ``name``, and whether it gzips the body
+        (the same rule as ``S3Storage._save``)."""
+        storage: Any = self.storage
+        params = dict(storage._get_write_parameters(self.key(name)))
+        gzipped = bool(
+            storage.gzip
+            and params["ContentType"] in storage.gzip_content_types
+            and "ContentEncoding" not in params
+        )
+        if gzipped:
+            params["ContentEncoding"] = "gzip"
+        return params, gzipped
+
+    def prepare(self, file: LocalFile, remote: RemoteState | None) -> Prepared:
+        params, gzipped = self.write_parameters(file.name)
+        if gzipped or not file.path:
+            body = spool_path()
+            with file.open() as source, open(body, "wb") as out:
+                if gzipped:
+                    fp.gzip_stream(source, out)
+                else:
+                    for block in fp.iter_blocks(source):
+                        out.write(block)
+            item = Prepared(file, body, 0, "", params=params, temporary=True)
+        else:
+            item = Prepared(file, file.path, 0, "", params=params)
+        with item.open() as body_file:
+            item.md5, item.size = fp.md5_of_file(body_file)
+        item.tokens.add(item.md5)
+        part_sizes = []
+        if item.size >= self.threshold:
+            part_sizes.append(fp.s3_part_size(item.size, self.chunk_size))
+        parts = fp.parts_in_etag(remote.token) if remote and remote.token else None
+        if parts and remote and remote.token not in item.tokens:
+            part_sizes += fp.candidate_part_sizes(item.size, parts, part_sizes)
+        for part_size in dict.fromkeys(part_sizes):
+            with item.open() as body_file:
+                item.tokens.add(fp.s3_multipart_etag(body_file, part_size))
+            if remote and remote.token in item.tokens:
+                break
+        return item
+
+    # -- upload ------------------------------------------------------------
+    def upload(self, item: Prepared) -> str | None:
+        key = self.key(item.file.name)
+        multipart = item.size >= self.threshold
+        try:
+            if self._fast is not None and self._fast.can_write(item.params, multipart):
+                part = fp.s3_part_size(item.size, self.chunk_size)
+                etag = self._fast.put(key, item, multipart, part)
+                self._count_put(item.size, multipart, part)
+                return etag
+            return self._upload_through_storage(key, item, multipart)
+        except TransferError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - classified and re-raised
+            raise self._classify(exc, key) from exc
+
+    def _count_put(self, size: int, multipart: bool, part: int) -> None:
+        if multipart:
+            self.requests["POST"] += 2  # create + complete
+            self.requests["PUT"] += max(1, -(-size // part))
+        else:
+            self.requests["PUT"] += 1
+
+    def _upload_through_storage(self, key: str, item: Prepared, multipart: bool) -> str | None:
+        self._hook_client()
+        with item.file.open() as source:
+            self.storage._save(item.file.name, File(source, name=item.file.name))  # type: ignore[attr-defined]
+        self._count_put(item.size, multipart, fp.s3_part_size(item.size, self.chunk_size))
+        with self._lock:
+            return self._etags.pop(key, None)
+
+    def _hook_client(self) -> None:
+        """Note the ETag of every object the storage's (thread-local) client
+        writes, so that uploads through ``_save`` report it as obstore's do."""
+        client = self.client
+        if id(client) in self._hooked:
+            return
+        with self._lock:
+            if id(client) in self._hooked:
+                return
+            self._hooked.add(id(client))
+
+        def remember_key(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+            context["staticship_key"] = params.get("Key")
+
+        def remember_etag(parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+            key = context.get("staticship_key")
+            if key and parsed.get("ETag"):
+                with self._lock:
+                    self._etags[key] = fp.normalize_etag(parsed["ETag"]) or ""
+
+        events = client.meta.events
+        for op in ("PutObject", "CompleteMultipartUpload"):
+            events.register("before-parameter-build.s3.%s" % op, remember_key)
+            events.register("after-call.s3.%s" % op, remember_etag)
+
+    # -- small objects -----------------------------------------------------
+    def read_small(self, name: str) -> bytes | None:
+        self.requests["GET"] += 1
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=self.key(name))
+        except Exception as exc:  # noqa: BLE001
+            if _error_code(exc) in ("NoSuchKey", "404"):
+                return None
+            raise self._classify(exc, self.key(name)) from exc
+        return response["Body"].read()
+
+    def write_small(self, name: str, data: bytes, content_type: str) -> None:
+        self.requests["PUT"] += 1
+        try:
+            self.client.put_object(
+                Bucket=self.bucket, Key=self.key(name), Body=data, ContentType=content_type
+            )
+        except Exception as exc:  # noqa: BLE001
+            raise self._classify(exc, self.key(name)) from exc
+
+    def delete_many(self, names: list[str]) -> None:
+        for start in range(0, len(names), 1000):
+            batch = [{"Key": self.key(n)} for n in names[start : start + 1000]]
+            self.requests["POST"] += 1
+            response = self.client.delete_objects(
+                Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True}
+            )
+            errors = response.get("Errors") or []
+            if errors:
+                first = errors[0]
+                raise TransferError(
+                    "could not delete %s: %s" % (first.get("Key"), first.get("Message"))
+                )
+
+    # -- errors ------------------------------------------------------------
+    def _classify(self, exc: BaseException, key: str) -> TransferError:
+        code = _error_code(exc)
+        text = "%s: %s" % (type(exc).__name__, exc)
+        transient_codes = {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout",
+                           "500", "502", "503", "504", "Throttling"}
+        transient = code in transient_codes or any(
+            marker in text
+            for marker in ("503", "500 Internal", "SlowDown", "timed out", "Connection reset",
+                           "Connection aborted", "EndpointConnectionError", "connection error",
+                           "Service Unavailable", "error sending request")
+        )
+        return TransferError("%s (key %s)" % (text, key), transient=transient)
+
+    def explain(self, exc: BaseException) -> str | None:
+        text = str(exc)
+        if "NoSuchBucket" in text or "bucket does not exist" in text.lower():
+            return "The bucket '%s' does not exist: create it or fix AWS_STORAGE_BUCKET_NAME." % self.bucket
+        if "AccessDenied" in text or "403" in text or "PermissionDenied" in text:
+            return ("Access denied on bucket '%s': the credentials need s3:ListBucket and "
+                    "s3:PutObject on it." % self.bucket)
+        if "InvalidAccessKeyId" in text or "SignatureDoesNotMatch" in text or "Unauthenticated" in text:
+            return "The S3 credentials were rejected: check the access key and secret."
+        if "Could not connect" in text or "EndpointConnectionError" in text or "error sending request" in text:
+            return "The S3 endpoint cannot be reached: check AWS_S3_ENDPOINT_URL and the network."
+        return None
+
+    def close(self) -> None:
+        self._fast = None
+
+
+class _ObstoreWriter:
+    """Writes objects with obstore, configured from the S3Storage so that the
+    objects equal those ``S3Storage._save`` writes. One store per distinct set
+    of per-request headers (ACL, grants) and encryption settings."""
+
+    def __init__(self, base: dict[str, Any], client_options: dict[str, Any],
+                 credentials: Any, workers: int) -> None:
+        self.base = base
+        self.client_options = client_options
+        self.credentials = credentials
+        self.workers = workers
+        self._stores: dict[tuple[Any, ...], Any] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def for_storage(cls, storage: Any, workers: int) -> _ObstoreWriter | None:
+        """A writer for ``storage``, or None when obstore is missing or the
+        storage is set up in a way obstore cannot reproduce (then uploads go
+        through the storage itself)."""
+        try:
+            import obstore  # noqa: F401
+        except ImportError:
+            return None
+        if type(storage)._save is not S3Storage._save:  # a subclass writes its own way
+            return None
+        if getattr(type(storage), "_compress_content", None) is not getattr(S3Storage, "_compress_content", None):
+            return None
+        config = storage.client_config
+        if getattr(config, "proxies", None) or not storage.use_ssl and not storage.endpoint_url:
+            return None
+        if isinstance(storage.verify, str):
+            return None
+        client = storage.connection.meta.client
+        base: dict[str, Any] = {
+            "bucket": storage.bucket_name,
+            "region": client.meta.region_name or "us-east-1",
+        }
+        style = storage.addressing_style or (getattr(config, "s3", None) or {}).get("addressing_style")
+        endpoint = storage.endpoint_url
+        if endpoint:
+            base["endpoint"] = endpoint.rstrip("/")
+            base["virtual_hosted_style_request"] = style == "virtual"
+        else:
+            base["virtual_hosted_style_request"] = style != "path" and "." not in storage.bucket_name
+        options: dict[str, Any] = {
+            "pool_max_idle_per_host": str(max(workers, 10)),
+            # A whole request, body included (obstore has no per-read timeout).
+            "timeout": "300s",
+            "connect_timeout": "%ds" % int(getattr(config, "connect_timeout", 60) or 60),
+        }
+        if endpoint and endpoint.startswith("http://"):
+            options["allow_http"] = True
+        if storage.verify is False:
+            options["allow_invalid_certificates"] = True
+        if storage.access_key and storage.secret_key:
+            credentials: Any = {
+                "access_key_id": storage.access_key,
+                "secret_access_key": storage.secret_key,
+                "token": storage.security_token or None,
+                "expires_at": None,
+            }
+        else:
+            session = storage._create_session()
+            if session.get_credentials() is None:
+                return None
+            from obstore.auth.boto3 import Boto3CredentialProvider
+
+            credentials = Boto3CredentialProvider(session)
+        return cls(base, options, credentials, workers)
+
+    def can_write(self, params: Mapping[str, Any], multipart: bool) -> bool:
+        if not set(params) <= _FAST_PARAMS:
+            return False
+        # Per-request headers would also go on every part of a multipart
+        # upload; leave those few large files to the storage itself.
+        return not (multipart and any(p in params for p in (*_HEADERS, "Expires")))
+
+    def _store(self, headers: dict[str, str], encryption: dict[str, Any]) -> Any:
+        key = (tuple(sorted(headers.items())), tuple(sorted(encryption.items())))
+        with self._lock:
+            store = self._stores.get(key)
+            if store is None:
+                from obstore.store import S3Store
+
+                options = dict(self.client_options)
+                if headers:
+                    options["default_headers"] = headers
+                config = {**self.base, **encryption}
+                kwargs: dict[str, Any] = {"config": config, "client_options": options}
+                if isinstance(self.credentials, dict):
+                    config["access_key_id"] = self.credentials["access_key_id"]
+                    config["secret_access_key"] = self.credentials["secret_access_key"]
+                    if self.credentials.get("token"):
+                        config["session_token"] = self.credentials["token"]
+                else:
+                    kwargs["credential_provider"] = self.credentials
+                bucket = config.pop("bucket")
+                store = S3Store(bucket, **kwargs)
+                self._stores[key] = store
+            return store
+
+    def put(self, key: str, item: Prepared, multipart: bool, part_size: int) -> str | None:
+        import obstore
+
+        attributes: dict[str, str] = {}
+        headers: dict[str, str] = {}
+        encryption: dict[str, Any] = {}
+        tags: dict[str, str] | None = None
+        for name, value in item.params.items():
+            if name in _ATTRIBUTES:
+                attributes[_ATTRIBUTES[name]] = str(value)
+            elif name in _HEADERS:
+                headers[_HEADERS[name]] = str(value)
+            elif name in _ENCRYPTION:
+                encryption[_ENCRYPTION[name]] = value
+            elif name == "Metadata":
+                attributes.update({str(k): str(v) for k, v in value.items()})
+            elif name == "Expires":
+                headers["Expires"] = _http_date(value)
+            elif name == "Tagging":
+                from urllib.parse import parse_qsl
+
+                tags = dict(parse_qsl(str(value), keep_blank_values=True))
+        store = self._store(headers, encryption)
+        with item.open() as body:
+            if multipart:
+                result = obstore.put(store, key, body, attributes=attributes, tags=tags,
+                                     use_multipart=True, chunk_size=part_size, max_concurrency=4)
+            else:
+                result = obstore.put(store, key, body.read(), attributes=attributes, tags=tags,
+                                     use_multipart=False)
+        return fp.normalize_etag(result.get("e_tag"))
+
+
+def _http_date(value: Any) -> str:
+    from datetime import datetime
+
+    from django.utils.http import http_date
+
+    if isinstance(value, datetime):
+        return http_date(value.timestamp())
+    return str(value)

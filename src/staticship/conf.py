@@ -1,0 +1,56 @@
+"""Settings, read lazily so that ``override_settings`` works.
+
+Every setting is ``STATICSHIP_<NAME>``. Where Collectfast or Collectfasta had a
+setting with the same meaning, its old name is honoured when the new one is
+not set (a system check names the new one).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+DEFAULTS: dict[str, Any] = {
+    # Master switch: False gives exactly the stock collectstatic.
+    "ENABLED": True,
+    # Dotted path of an adapter class, or None to detect it from the storage.
+    "ADAPTER": None,
+    # Concurrent transfers.
+    "WORKERS": 32,
+    # Use the fast transfer path (obstore) where it writes the same objects as
+    # the storage would; False always uploads through the storage object.
+    "FAST_TRANSFER": True,
+    # Name (relative to the storage's location) of the small state record
+    # kept beside the files when content alone cannot be verified remotely.
+    "STATE_NAME": ".staticship/state.json",
+    # Attempts per transfer before the run fails (transient errors only).
+    "MAX_ATTEMPTS": 5,
+}
+
+# Old names that keep their meaning here: {new name: (old names, ...)}.
+LEGACY: dict[str, tuple[str, ...]] = {
+    "ENABLED": ("COLLECTFASTA_ENABLED", "COLLECTFAST_ENABLED"),
+    "WORKERS": ("COLLECTFASTA_THREADS", "COLLECTFAST_THREADS"),
+}
+
+
+def get(name: str) -> Any:
+    """The value of ``STATICSHIP_<name>``, else a legacy name's, else the default."""
+    new = "STATICSHIP_" + name
+    if hasattr(settings, new):
+        return getattr(settings, new)
+    for old in LEGACY.get(name, ()):
+        if hasattr(settings, old):
+            return getattr(settings, old)
+    return DEFAULTS[name]
+
+
+def legacy_in_use() -> list[tuple[str, str]]:
+    """(old name, new name) for every legacy setting the project still sets."""
+    found = []
+    for name, olds in LEGACY.items():
+        for old in olds:
+            if hasattr(settings, old):
+                found.append((old, "STATICSHIP_" + name))
+    return found

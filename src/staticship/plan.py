@@ -1,0 +1,77 @@
+"""Step 3: plan the difference between local and remote. A pure function.
+
+Each local file comes with the set of *tokens* that a remote object holding
+exactly its content could show in a listing (an S3 ETag, a GCS MD5, a token
+confirmed by the state record ...). A remote object whose token is in that set
+is unchanged; any other remote object under the same name is changed; a name
+with no remote object is new. An object whose token is unknown is changed:
+a file is never skipped unless its content is proven equal.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+class Reason(str, enum.Enum):
+    NEW = "new"
+    CHANGED = "changed"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True)
+class LocalState:
+    tokens: frozenset[str]
+    size: int
+
+
+@dataclass(frozen=True)
+class RemoteState:
+    token: str | None
+    size: int | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    name: str
+    reason: Reason
+
+
+@dataclass
+class Plan:
+    decisions: list[Decision] = field(default_factory=list)
+
+    def by(self, reason: Reason) -> list[str]:
+        return [d.name for d in self.decisions if d.reason is reason]
+
+    @property
+    def uploads(self) -> list[Decision]:
+        return [d for d in self.decisions if d.reason is not Reason.UNCHANGED]
+
+    @property
+    def unchanged(self) -> list[str]:
+        return self.by(Reason.UNCHANGED)
+
+
+def decide(local: LocalState, remote: RemoteState | None) -> Reason:
+    if remote is None:
+        return Reason.NEW
+    if remote.token is None or remote.token not in local.tokens:
+        return Reason.CHANGED
+    if remote.size is not None and remote.size != local.size:
+        return Reason.CHANGED
+    return Reason.UNCHANGED
+
+
+def make_plan(
+    local: Mapping[str, LocalState],
+    remote: Mapping[str, RemoteState],
+    last: frozenset[str] = frozenset(),
+) -> Plan:
+    """Decide every local name; names in ``last`` are ordered after the rest
+    (a manifest must be published after every file it names)."""
+    decisions = [Decision(name, decide(state, remote.get(name))) for name, state in local.items()]
+    decisions.sort(key=lambda d: d.name in last)
+    return Plan(decisions)

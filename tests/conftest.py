@@ -1,0 +1,226 @@
+"""The test bed as pytest sees it.
+
+The emulators run outside pytest (``make test`` starts them through
+``python -m testbed run``) and are found through environment variables.
+Live mode: set STATICSHIP_LIVE_S3_BUCKET (and the usual AWS credentials,
+optionally STATICSHIP_LIVE_S3_ENDPOINT and AWS_DEFAULT_REGION) to run the
+same S3 tests against a real endpoint; request counts are then taken from
+staticship's own report instead of the server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.test import override_settings
+
+os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+os.environ.setdefault("NO_GCE_CHECK", "true")
+
+
+@dataclass
+class S3Target:
+    """Where S3 tests write: an emulator bucket, or a live bucket + prefix."""
+
+    endpoint: str | None
+    bucket: str
+    root: str  # key prefix under which this test's location lives
+    access_key: str | None
+    secret_key: str | None
+    region: str
+    control: Any = None  # testbed.client.Control, or None in live mode
+    client: Any = None
+
+    @property
+    def live(self) -> bool:
+        return self.control is None
+
+    def storage_options(self, location: str = "static", **extra: Any) -> dict[str, Any]:
+        options: dict[str, Any] = {
+            "bucket_name": self.bucket,
+            "location": "/".join(p for p in (self.root, location) if p),
+            "region_name": self.region,
+            "file_overwrite": True,
+            "querystring_auth": False,
+        }
+        if self.endpoint:
+            options["endpoint_url"] = self.endpoint
+        if self.access_key:
+            options["access_key"] = self.access_key
+            options["secret_key"] = self.secret_key
+        options.update(extra)
+        return options
+
+    def settings(self, backend: str = "storages.backends.s3.S3Storage", location: str = "static",
+                 **extra: Any) -> dict[str, Any]:
+        return {
+            "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+            "staticfiles": {"BACKEND": backend, "OPTIONS": self.storage_options(location, **extra)},
+        }
+
+    # -- what the server saw ----------------------------------------------
+    def reset(self) -> None:
+        if self.control is not None:
+            self.control.reset()
+
+    def counts(self) -> Counter[str] | None:
+        """Requests by S3 operation since the last reset (None in live mode)."""
+        if self.control is None:
+            return None
+        return Counter(
+            r["op"] for r in self.control.requests() if r["op"] not in ("CreateBucket",)
+        )
+
+    # -- what the bucket holds --------------------------------------------
+    def objects(self, prefix: str) -> dict[str, dict[str, Any]]:
+        found = {}
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            for entry in page.get("Contents", ()):
+                found[entry["Key"]] = entry
+        return found
+
+    def get(self, key: str) -> bytes:
+        return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+
+    def head(self, key: str) -> dict[str, Any]:
+        return self.client.head_object(Bucket=self.bucket, Key=key)
+
+    def assert_holds(self, prefix: str, expected: dict[str, bytes], ignore: tuple[str, ...] = ()) -> None:
+        """The bucket under ``prefix`` holds exactly ``expected`` (key -> bytes
+        as stored). Single-part objects are compared through the MD5 the
+        server computed from the stored bytes; others are downloaded."""
+        listed = {k: v for k, v in self.objects(prefix).items() if not k.endswith(ignore)}
+        assert sorted(listed) == sorted(expected)
+        for key, entry in listed.items():
+            etag = entry["ETag"].strip('"')
+            if "-" in etag or self.live:
+                assert self.get(key) == expected[key], key
+            else:
+                assert etag == hashlib.md5(expected[key]).hexdigest(), key
+
+
+def _control(url: str | None) -> Any:
+    if not url:
+        return None
+    from testbed.client import Control
+
+    return Control(url)
+
+
+@pytest.fixture
+def s3(request: pytest.FixtureRequest) -> Iterator[S3Target]:
+    import boto3
+    from botocore.config import Config
+
+    live_bucket = os.environ.get("STATICSHIP_LIVE_S3_BUCKET")
+    endpoint = os.environ.get("STATICSHIP_TEST_S3_ENDPOINT")
+    if live_bucket:
+        target = S3Target(
+            endpoint=os.environ.get("STATICSHIP_LIVE_S3_ENDPOINT") or None,
+            bucket=live_bucket,
+            root="staticship-test-" + uuid.uuid4().hex[:12],
+            access_key=None,
+            secret_key=None,
+            region=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+        )
+    elif endpoint:
+        target = S3Target(
+            endpoint=endpoint,
+            bucket="t-" + uuid.uuid4().hex[:20],
+            root="",
+            access_key="testing",
+            secret_key="testing",
+            region="us-east-1",
+            control=_control(os.environ.get("STATICSHIP_TEST_S3_CONTROL") or endpoint),
+        )
+    else:
+        pytest.skip("no S3 endpoint: run through `make test` (or set STATICSHIP_LIVE_S3_BUCKET)")
+    target.client = boto3.client(
+        "s3",
+        endpoint_url=target.endpoint,
+        region_name=target.region,
+        aws_access_key_id=target.access_key,
+        aws_secret_access_key=target.secret_key,
+        config=Config(s3={"addressing_style": "path"}) if target.endpoint else None,
+    )
+    if not target.live:
+        target.client.create_bucket(Bucket=target.bucket)
+        target.control.reset()
+    yield target
+    if target.live:  # leave the live bucket as we found it
+        keys = list(target.objects(target.root + "/"))
+        for start in range(0, len(keys), 1000):
+            target.client.delete_objects(
+                Bucket=target.bucket,
+                Delete={"Objects": [{"Key": k} for k in keys[start : start + 1000]]},
+            )
+
+
+@dataclass
+class Tree:
+    """A directory of static files that tests write and edit."""
+
+    root: Path
+    files: dict[str, bytes] = field(default_factory=dict)
+
+    def write(self, name: str, data: bytes) -> None:
+        path = self.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        self.files[name] = data
+
+    def touch_all(self) -> None:
+        """Bump every mtime, as a fresh CI checkout does."""
+        for name in self.files:
+            os.utime(self.root / name)
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Tree:
+    root = tmp_path / "src"
+    root.mkdir()
+    return Tree(root)
+
+
+def make_files(tree: Tree, count: int, seed: str = "") -> None:
+    """``count`` small files of several kinds, deterministic for a seed."""
+    kinds = ("css", "js", "png", "svg", "txt", "woff2")
+    for i in range(count):
+        ext = kinds[i % len(kinds)]
+        body = ("/* %s %d %s */\n" % (ext, i, seed)).encode() * (1 + i % 7)
+        tree.write("app%d/%s/file%04d.%s" % (i % 5, ext, i, ext), body)
+
+
+@dataclass
+class Run:
+    output: str
+    report: Any
+    result: Any
+
+
+def collectstatic(*args: str, tree: Tree | None = None, storages: dict[str, Any] | None = None,
+                  **settings: Any) -> Run:
+    """Run ``manage.py collectstatic --noinput ARGS`` in-process."""
+    from staticship.management.commands.collectstatic import Command
+
+    overrides: dict[str, Any] = dict(settings)
+    if tree is not None:
+        overrides["STATICFILES_DIRS"] = [str(tree.root)]
+    if storages is not None:
+        overrides["STORAGES"] = storages
+    out = io.StringIO()
+    command = Command(stdout=out, stderr=out)
+    with override_settings(**overrides):
+        result = call_command(command, "--noinput", *args, stdout=out, stderr=out)
+    return Run(out.getvalue(), getattr(command, "report", None), result)
