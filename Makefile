@@ -1,0 +1,47 @@
+# staticship: the two commands a new machine needs are `make demo` and `make test`.
+SHELL := /bin/bash
+PYENV_ROOT ?= $(shell pyenv root 2>/dev/null || echo $(HOME)/.pyenv)
+# The oldest supported Python and Django, and the newest.
+PY_OLD ?= $(firstword $(wildcard $(PYENV_ROOT)/versions/3.10*/bin/python3) $(shell command -v python3.10) python3)
+PY_NEW ?= $(firstword $(wildcard $(PYENV_ROOT)/versions/3.13*/bin/python3) $(wildcard $(PYENV_ROOT)/versions/3.12*/bin/python3) $(shell command -v python3.13) $(shell command -v python3.12))
+DJANGO_OLD ?= Django>=5.2,<5.3
+DJANGO_NEW ?= Django>=6.1,<6.2
+VENV_OLD := .venv
+VENV_NEW := .venv-django6
+PYTEST_ARGS ?=
+export AWS_EC2_METADATA_DISABLED := true
+export NO_GCE_CHECK := true
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: test test-old test-new venv demo bench bench-quick clean
+
+$(VENV_OLD)/.installed: pyproject.toml requirements/test.txt
+	$(PY_OLD) -m venv $(VENV_OLD)
+	$(VENV_OLD)/bin/pip install -q -e '.[s3,gcs,azure]' -r requirements/test.txt '$(DJANGO_OLD)'
+	touch $@
+
+$(VENV_NEW)/.installed: pyproject.toml requirements/test.txt
+	@test -n "$(PY_NEW)" || { echo "Python 3.12+ is needed for Django 6 (set PY_NEW=/path/to/python3.12)"; exit 1; }
+	$(PY_NEW) -m venv $(VENV_NEW)
+	$(VENV_NEW)/bin/pip install -q -e '.[s3,gcs,azure]' -r requirements/test.txt '$(DJANGO_NEW)'
+	touch $@
+
+node_modules/.installed: package.json
+	npm install --no-audit --no-fund --silent
+	touch $@
+
+venv: $(VENV_OLD)/.installed $(VENV_NEW)/.installed node_modules/.installed
+
+# Starts the emulators (moto's S3, fake-gcs-server, Azurite) on free loopback
+# ports, runs the suite on the oldest and the newest Django, stops them.
+test: venv
+	$(VENV_OLD)/bin/python -m testbed run --all -- bash -c '\
+	  set -e; \
+	  echo "== Django 5.2 ($(notdir $(PY_OLD)))"; $(VENV_OLD)/bin/python -m pytest $(PYTEST_ARGS); \
+	  echo "== Django 6.1"; $(VENV_NEW)/bin/python -m pytest $(PYTEST_ARGS)'
+
+test-old: $(VENV_OLD)/.installed node_modules/.installed
+	$(VENV_OLD)/bin/python -m testbed run --all -- $(VENV_OLD)/bin/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV_OLD) $(VENV_NEW) node_modules .pytest_cache

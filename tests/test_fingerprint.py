@@ -1,0 +1,80 @@
+"""Fingerprints, checked against independent computations."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import random
+
+import pytest
+
+from staticship import fingerprint as fp
+
+MIB = 1024 * 1024
+
+
+def reference_multipart_etag(data: bytes, part: int) -> str:
+    parts = [data[i : i + part] for i in range(0, len(data), part)] or [b""]
+    joined = b"".join(hashlib.md5(p).digest() for p in parts)
+    return "%s-%d" % (hashlib.md5(joined).hexdigest(), len(parts))
+
+
+@pytest.mark.parametrize("size", [0, 1, 5 * MIB - 1, 5 * MIB, 5 * MIB + 1, 12 * MIB + 17])
+def test_multipart_etag_matches_reference(size: int) -> None:
+    data = random.Random(size).randbytes(size)
+    assert fp.s3_multipart_etag(io.BytesIO(data), 5 * MIB) == reference_multipart_etag(data, 5 * MIB)
+
+
+def test_md5_of_file() -> None:
+    data = os.urandom(3 * MIB + 5)
+    assert fp.md5_of_file(io.BytesIO(data)) == (hashlib.md5(data).hexdigest(), len(data))
+
+
+def test_part_size_follows_boto3_limits() -> None:
+    assert fp.s3_part_size(20 * MIB, 8 * MIB) == 8 * MIB
+    assert fp.s3_part_size(20 * MIB, 1 * MIB) == 5 * MIB  # S3's minimum part
+    huge = 8 * MIB * 10_000 + 1
+    assert fp.s3_part_size(huge, 8 * MIB) * 10_000 >= huge
+
+
+def test_parts_in_etag() -> None:
+    assert fp.parts_in_etag("0" * 32 + "-3") == 3
+    assert fp.parts_in_etag("0" * 32) is None
+    assert fp.parts_in_etag("abc-3") is None
+
+
+def test_candidate_part_sizes_split_into_the_count() -> None:
+    size = 20 * MIB
+    found = fp.candidate_part_sizes(size, 4, [8 * MIB])
+    assert found and all(-(-size // p) == 4 for p in found)
+    assert 5 * MIB in found and 8 * MIB not in found  # 8 MiB gives 3 parts
+
+
+def test_normalize_etag() -> None:
+    assert fp.normalize_etag('"ABC"') == "abc"
+    assert fp.normalize_etag('W/"abc"') == "abc"
+    assert fp.normalize_etag(None) is None
+
+
+@pytest.mark.parametrize("read_size", [1, 100, 8192, 1 << 20])
+def test_gzip_equals_django_storages_on_upload(read_size: int) -> None:
+    """The compressed bytes equal those django-storages streams to S3, however
+    the uploader happens to read them, so their MD5 can be predicted."""
+    from storages.compress import GzipCompressionWrapper
+
+    data = b"body { color: red; }\n" * 5000 + os.urandom(2000)
+    ours = io.BytesIO()
+    fp.gzip_stream(io.BytesIO(data), ours)
+    wrapper = GzipCompressionWrapper(io.BytesIO(data))
+    theirs = bytearray()
+    while True:
+        buf = bytearray(read_size)
+        n = wrapper.readinto(buf)
+        if not n:
+            break
+        theirs += buf[:n]
+    assert ours.getvalue() == bytes(theirs)
+    import gzip
+
+    assert gzip.decompress(ours.getvalue()) == data
