@@ -284,9 +284,10 @@ def test_duplicates_keep_the_first_and_warn(s3: S3Target, tree: Tree, tmp_path: 
     other = Tree(tmp_path / "other")
     other.write("css/a.css", b"second")
     storages = s3.settings()
-    run = collectstatic(tree=tree, storages=storages,
+    run = collectstatic("-v", "2", storages=storages,
                         STATICFILES_DIRS=[str(tree.root), str(other.root)])
     assert "Found another file with the destination path 'css/a.css'" in run.output
+    assert run.report.skipped == ["css/a.css"]
     assert s3.get(storages["staticfiles"]["OPTIONS"]["location"] + "/css/a.css") == b"first"
 
 

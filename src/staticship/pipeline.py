@@ -9,10 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
+import django
 from django.core.management.base import CommandError
 
-from . import conf
+from django.core.files.storage import Storage
+
+from . import conf, manifest
 from .apply import ApplyError, Retry, Transfers
 from .backends.base import Adapter, Prepared
 from .plan import LocalState, Plan, Reason, RemoteState, make_plan
@@ -45,21 +49,59 @@ class Pipeline:
 
     # -- the run, top to bottom --------------------------------------------
     def run(self) -> Report:
-        report = self.report
-        with report.phase("find"):
-            files = find_files(
-                self.options.ignore_patterns,
-                on_duplicate=lambda name: self.log(duplicate_message(name), 1),
-            )
+        with self.report.phase("find"):
+            files = find_files(self.options.ignore_patterns, on_duplicate=self.duplicate)
         return self.publish(files)
 
-    def publish(self, files: Mapping[str, LocalFile], last: frozenset[str] = frozenset()) -> Report:
-        """List, fingerprint, plan and upload ``files``; ``last`` names go after
-        all others have succeeded."""
+    def run_manifest(self, storage: Storage, storage_options: Mapping[str, Any]) -> Report:
+        """The run for manifest storages: post-process locally, then publish
+        the staged tree with the manifest last (see ``manifest``)."""
         report = self.report
-        with report.phase("list"):
+        with report.phase("find"):
+            files = find_files(self.options.ignore_patterns, on_duplicate=self.duplicate)
+        remote = self.list_remote()
+        with report.phase("hash"):
+            key = manifest.inputs_key(storage, files)
+        if self._state_listed:
+            published = manifest.unchanged_deployment(
+                self.state().sections.get(manifest.SECTION), key, remote
+            )
+            if published is not None:
+                self.log("Nothing changed since the last deployment; skipping post-processing.", 1)
+                report.files = dict.fromkeys(published, Reason.UNCHANGED.value)
+                report.requests.update(self.adapter.requests)
+                return report
+        with manifest.Stage() as stage:
+            stage.place_originals(files)
+            staged = manifest.staged_storage(storage, storage_options, stage.root)
+            with report.phase("post-process"):
+                for original, processed in manifest.post_process(staged, files):
+                    self.log("Post-processed '%s' as '%s'" % (original, processed), 2)
+                    report.post_processed.append(original)
+            manifest_name = storage.manifest_name  # type: ignore[attr-defined]
+            return self.publish(
+                stage.files(), last=frozenset({manifest_name}), remote=remote, inputs=key
+            )
+
+    def list_remote(self) -> dict[str, RemoteState]:
+        with self.report.phase("list"):
             remote = self.adapter.inventory()
         self._state_listed = remote.pop(self.state_name, None) is not None
+        return remote
+
+    def publish(
+        self,
+        files: Mapping[str, LocalFile],
+        last: frozenset[str] = frozenset(),
+        remote: dict[str, RemoteState] | None = None,
+        inputs: str | None = None,
+    ) -> Report:
+        """Fingerprint, plan and upload ``files``; names in ``last`` go after
+        all others have succeeded. ``inputs`` (manifest runs) is recorded
+        with the published outputs once everything is in place."""
+        report = self.report
+        if remote is None:
+            remote = self.list_remote()
         prepared: dict[str, Prepared] = {}
         try:
             with report.phase("hash"):
@@ -74,7 +116,10 @@ class Pipeline:
             if not self.options.dry_run:
                 with report.phase("upload"):
                     results = self.upload(plan, prepared, last)
-                self.update_state(plan, prepared, results)
+                section = None
+                if inputs is not None:
+                    section = {"inputs": inputs, "outputs": self.outputs(prepared, remote, results)}
+                self.update_state(prepared, results, section)
             if self.options.clear:
                 self.clear_others(files, remote)
         finally:
@@ -83,7 +128,29 @@ class Pipeline:
         report.requests.update(self.adapter.requests)
         return report
 
+    def outputs(
+        self,
+        prepared: Mapping[str, Prepared],
+        remote: Mapping[str, RemoteState],
+        results: Mapping[str, str | None],
+    ) -> dict[str, tuple[str | None, int]]:
+        """The token and size each published name now has remotely."""
+        published: dict[str, tuple[str | None, int]] = {}
+        for name, item in prepared.items():
+            if name in results:
+                token = results[name] or self.adapter.expected_token(item)
+                published[name] = (token, item.size)
+            else:
+                listed = remote[name]
+                published[name] = (listed.token, item.size)
+        return published
+
     # -- steps ------------------------------------------------------------
+    def duplicate(self, name: str) -> None:
+        # Django 6.1 moved this message to -v 2 and counts the skipped files.
+        self.log(duplicate_message(name), 2 if django.VERSION >= (6, 1) else 1)
+        self.report.skipped.append(name)
+
     def fingerprint(
         self, files: Mapping[str, LocalFile], remote: Mapping[str, RemoteState]
     ) -> dict[str, Prepared]:
@@ -170,22 +237,28 @@ class Pipeline:
         return {ordered[i].file.name: token for i, token in results.items()}  # type: ignore[misc]
 
     def update_state(
-        self, plan: Plan, prepared: Mapping[str, Prepared], results: Mapping[str, str | None]
+        self,
+        prepared: Mapping[str, Prepared],
+        results: Mapping[str, str | None],
+        section: dict[str, Any] | None = None,
     ) -> None:
-        """Record the tokens of uploads whose listing will not prove content."""
+        """Record the tokens of uploads whose listing will not prove content,
+        and the manifest section; write the record only if it changed."""
         opaque = {
             name: (token, prepared[name].md5)
             for name, token in results.items()
             if token is not None and token not in prepared[name].tokens
         }
-        if not opaque and not self._state_listed:
+        if not opaque and section is None and not self._state_listed:
             return
         state = self.state()
-        before = dict(state.tokens)
+        before = State.loads(state.dumps())
         for name in results:
             state.tokens.pop(name, None)
         state.tokens.update(opaque)
-        if state.tokens != before:
+        if section is not None:
+            state.sections[manifest.SECTION] = section
+        if state.dumps() != before.dumps():
             self.adapter.write_small(self.state_name, state.dumps(), "application/json")
 
     def clear_others(self, files: Mapping[str, LocalFile], remote: Mapping[str, RemoteState]) -> None:

@@ -21,6 +21,7 @@ class Report:
     dry_run: bool = False
     files: dict[str, str] = field(default_factory=dict)  # name -> reason
     deleted: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # duplicates, first one won
     bytes_uploaded: int = 0
     requests: Counter[str] = field(default_factory=Counter)
     seconds: dict[str, float] = field(default_factory=dict)
@@ -75,12 +76,14 @@ class Report:
                 "unchanged": len(self.names(Reason.UNCHANGED)),
                 "deleted": len(self.deleted),
                 "post_processed": len(self.post_processed),
+                "skipped": len(self.skipped),
             },
             "bytes_uploaded": self.bytes_uploaded,
             "requests": dict(sorted(self.requests.items())),
             "seconds": {k: round(v, 4) for k, v in self.seconds.items()},
             "files": [{"name": n, "action": why} for n, why in self.files.items()],
             "deleted": list(self.deleted),
+            "skipped": list(self.skipped),
         }
 
 

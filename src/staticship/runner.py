@@ -4,12 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.core.files.storage import InMemoryStorage, Storage
 from django.utils.functional import LazyObject, empty
+from django.utils.module_loading import import_string
 
 from . import conf
 from .backends import adapter_for
+from .manifest import is_manifest_storage
 from .pipeline import Options, Pipeline
 from .plan import Reason
+
+
+def configured_class() -> type | None:
+    """The staticfiles storage class named in STORAGES, without building it."""
+    try:
+        return import_string(settings.STORAGES["staticfiles"]["BACKEND"])
+    except (KeyError, ImportError, AttributeError):
+        return None
+
+
+def configured_options() -> dict[str, Any]:
+    return dict(settings.STORAGES.get("staticfiles", {}).get("OPTIONS", {}) or {})
 
 
 def unwrap(storage: Any) -> Any:
@@ -21,23 +37,53 @@ def unwrap(storage: Any) -> Any:
     return storage
 
 
+def destination(command: Any) -> Storage:
+    """The user's storage, built so that a manifest storage does not download
+    its remote manifest on creation (stock does; we never need it)."""
+    cls = configured_class()
+    lazy = command.storage
+    built = not isinstance(lazy, LazyObject) or lazy._wrapped is not empty
+    options = configured_options()
+    if (
+        not built
+        and cls is not None
+        and is_manifest_storage_class(cls)
+        and "manifest_storage" not in options
+    ):
+        return cls(**options, manifest_storage=InMemoryStorage())
+    return unwrap(lazy)
+
+
+def is_manifest_storage_class(cls: type) -> bool:
+    from django.contrib.staticfiles.storage import ManifestFilesMixin
+
+    return issubclass(cls, ManifestFilesMixin)
+
+
 def collect(command: Any) -> dict[str, list[str]]:
     """Run staticship for a ``collectstatic`` command whose options are set;
     return what stock ``collect()`` returns, for the stock summary line."""
-    storage = unwrap(command.storage)
-    if command.post_process and hasattr(storage, "post_process"):
-        # Storages that rewrite names (ManifestFilesMixin) go the stock way
-        # until their local pipeline lands.
-        return command.__class__.__mro__[1].collect(command)
-    adapter = adapter_for(storage, conf.get("ADAPTER"), int(conf.get("WORKERS")))
+    storage = destination(command)
     options = Options(
         dry_run=command.dry_run,
         clear=command.clear,
         ignore_patterns=list(command.ignore_patterns),
         post_process=command.post_process,
     )
+    manifest = command.post_process and is_manifest_storage(storage)
+    if command.post_process and hasattr(storage, "post_process") and not manifest:
+        # Some other post-processing storage: its post_process() may read
+        # the destination, so it gets stock's sequence of operations.
+        return type(command).__mro__[1].collect(command)
+    if manifest and "manifest_storage" in configured_options():
+        return type(command).__mro__[1].collect(command)
+    adapter = adapter_for(storage, conf.get("ADAPTER"), int(conf.get("WORKERS")))
+    pipeline = Pipeline(adapter, options, command.log)
     try:
-        report = Pipeline(adapter, options, command.log).run()
+        if manifest:
+            report = pipeline.run_manifest(storage, configured_options())
+        else:
+            report = pipeline.run()
     finally:
         adapter.close()
     if command.verbosity >= 1:
@@ -48,4 +94,7 @@ def collect(command: Any) -> dict[str, list[str]]:
         "modified": report.uploaded,
         "unmodified": report.names(Reason.UNCHANGED),
         "post_processed": report.post_processed,
+        # Django 6.1's summary also counts these.
+        "skipped": report.skipped,
+        "deleted": report.deleted,
     }

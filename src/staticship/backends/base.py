@@ -97,6 +97,11 @@ class Adapter(ABC):
     def upload(self, item: Prepared) -> str | None:
         """Write the object; return its new listing token if the store said."""
 
+    def expected_token(self, item: Prepared) -> str | None:
+        """The token the listing will show for ``item`` once uploaded, when
+        ``upload`` could not say (None if it cannot be predicted)."""
+        return None
+
     # -- small objects of our own (the state record) -----------------------
     @abstractmethod
     def read_small(self, name: str) -> bytes | None:

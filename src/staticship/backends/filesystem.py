@@ -60,6 +60,9 @@ class FileSystemAdapter(Adapter):
                         item.tokens.add("file:" + file.name)
         return item
 
+    def expected_token(self, item: Prepared) -> str | None:
+        return "file:" + item.file.name
+
     def upload(self, item: Prepared) -> str | None:
         self._write(item.file.name, item)
         self.requests["WRITE"] += 1

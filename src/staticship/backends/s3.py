@@ -153,6 +153,12 @@ class S3Adapter(Adapter):
                 break
         return item
 
+    def expected_token(self, item: Prepared) -> str | None:
+        if item.size < self.threshold:
+            return item.md5
+        with item.open() as body:
+            return fp.s3_multipart_etag(body, fp.s3_part_size(item.size, self.chunk_size))
+
     # -- upload ------------------------------------------------------------
     def upload(self, item: Prepared) -> str | None:
         key = self.key(item.file.name)

@@ -1,0 +1,217 @@
+"""Manifest storages (``ManifestFilesMixin``): post-process locally, publish
+the difference, the manifest last.
+
+Django's own post-processing runs unchanged (the user's class, with its
+patterns, passes, hashing and URL overrides), but on an instance whose file
+operations go to a staging directory on local disk instead of the remote
+store: nothing is read from or deleted on the remote side, and the output is
+byte for byte what the storage would have published. The staged tree (the
+unhashed copies, the hashed ones and the manifest) is then published like any
+other tree, with the manifest held back until every file it names is in place.
+
+A fingerprint of the inputs (every file's name and content, the storage's
+hashing configuration and the code of any subclass) is kept in the state
+record with the tokens of the published outputs; a run whose inputs match and
+whose outputs are all still listed does no post-processing at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import django
+from django.contrib.staticfiles.storage import ManifestFilesMixin
+from django.core.files.storage import FileSystemStorage, Storage
+from django.core.management.base import CommandError
+
+from . import __version__
+from . import fingerprint as fp
+from .plan import RemoteState
+from .sources import LocalFile
+
+SECTION = "manifest"
+# Configuration that changes what post-processing writes.
+HASHING_ATTRIBUTES = (
+    "manifest_name", "manifest_version", "manifest_strict", "max_post_process_passes",
+    "keep_intermediate_files", "support_js_module_import_aggregation", "patterns",
+    "default_template", "location", "base_url", "custom_domain", "querystring_auth",
+    "url_protocol", "file_overwrite",
+)
+# Libraries whose code is covered by their version number.
+_VERSIONED = ("django.", "storages.", "staticship.", "builtins")
+
+
+def is_manifest_storage(storage: Storage) -> bool:
+    return isinstance(storage, ManifestFilesMixin)
+
+
+class StagedMixin:
+    """Sends a storage's file operations to a local directory. Put first in
+    the bases of a subclass of the user's storage class."""
+
+    def __init__(self, *args: Any, stage: FileSystemStorage, **kwargs: Any) -> None:
+        self._stage = stage
+        kwargs["manifest_storage"] = stage
+        super().__init__(*args, **kwargs)
+
+    def exists(self, name: str) -> bool:
+        return self._stage.exists(name)
+
+    def _open(self, name: str, mode: str = "rb") -> Any:
+        return self._stage._open(name, mode)
+
+    def open(self, name: str, mode: str = "rb") -> Any:
+        return self._stage.open(name, mode)
+
+    def delete(self, name: str) -> None:
+        self._stage.delete(name)
+
+    def size(self, name: str) -> int:
+        return self._stage.size(name)
+
+    def listdir(self, path: str) -> tuple[list[str], list[str]]:
+        return self._stage.listdir(path)
+
+    def _save(self, name: str, content: Any) -> str:
+        target = self._stage.path(name)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        if os.path.lexists(target):  # never write through a staged symlink
+            os.unlink(target)
+        if hasattr(content, "seek"):
+            content.seek(0)
+        with open(target, "wb") as out:
+            for chunk in content.chunks():
+                out.write(chunk)
+        return name.replace("\\", "/")
+
+
+def staged_storage(storage: Storage, options: Mapping[str, Any], root: str) -> Any:
+    """An instance of ``storage``'s own class whose files live under ``root``."""
+    cls = type(storage)
+    staged_cls = type("Staged" + cls.__name__, (StagedMixin, cls), {"__module__": __name__})
+    stage = FileSystemStorage(location=root, base_url="/")
+    kwargs = {k: v for k, v in options.items() if k != "manifest_storage"}
+    return staged_cls(stage=stage, **kwargs)
+
+
+def _stable(value: Any) -> Any:
+    """A JSON-able form of configuration values (compiled regexes included)."""
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_stable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _stable(v) for k, v in sorted(value.items(), key=lambda i: str(i[0]))}
+    if hasattr(value, "pattern") and hasattr(value, "flags"):
+        return ["re", value.pattern, value.flags]
+    return repr(value)
+
+
+def configuration(storage: Storage) -> dict[str, Any]:
+    """Everything besides the files that shapes post-processing's output."""
+    classes = []
+    for cls in type(storage).__mro__:
+        entry: dict[str, Any] = {"class": "%s.%s" % (cls.__module__, cls.__qualname__)}
+        if not cls.__module__.startswith(_VERSIONED) and cls is not object:
+            try:
+                entry["source"] = hashlib.sha256(inspect.getsource(cls).encode()).hexdigest()
+            except (OSError, TypeError):
+                entry["source"] = None
+        classes.append(entry)
+    try:
+        import storages
+
+        storages_version = getattr(storages, "__version__", "")
+    except ImportError:
+        storages_version = ""
+    return {
+        "staticship": __version__,
+        "django": django.get_version(),
+        "django-storages": storages_version,
+        "classes": classes,
+        "settings": {a: _stable(getattr(storage, a, None)) for a in HASHING_ATTRIBUTES},
+    }
+
+
+def inputs_key(storage: Storage, files: Mapping[str, LocalFile]) -> str:
+    digest = hashlib.sha256()
+    digest.update(json.dumps(configuration(storage), sort_keys=True).encode())
+    for name in sorted(files):
+        with files[name].open() as handle:
+            md5, size = fp.md5_of_file(handle)
+        digest.update(("\0%s\0%s\0%d" % (name, md5, size)).encode())
+    return digest.hexdigest()
+
+
+def unchanged_deployment(
+    section: Mapping[str, Any] | None, key: str, remote: Mapping[str, RemoteState]
+) -> list[str] | None:
+    """The published names if the last deployment was built from the same
+    inputs and every output it recorded is still listed as it was; else None."""
+    if not section or section.get("inputs") != key:
+        return None
+    outputs = section.get("outputs")
+    if not isinstance(outputs, dict) or not outputs:
+        return None
+    for name, (token, size) in outputs.items():
+        listed = remote.get(name)
+        if listed is None or listed.token is None or listed.token != token or listed.size != size:
+            return None
+    return sorted(outputs)
+
+
+class Stage:
+    """A staging directory on local disk, removed on exit."""
+
+    def __init__(self) -> None:
+        self.root = tempfile.mkdtemp(prefix="staticship-stage-")
+
+    def __enter__(self) -> Stage:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def place_originals(self, files: Mapping[str, LocalFile]) -> None:
+        """Put the unhashed files in place, as stock's copy step does, by
+        linking to the sources (no bytes copied)."""
+        for name, file in files.items():
+            target = os.path.join(self.root, name)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            if file.path:
+                os.symlink(os.path.abspath(file.path), target)
+            else:
+                with file.open() as source, open(target, "wb") as out:
+                    shutil.copyfileobj(source, out)
+
+    def files(self) -> dict[str, LocalFile]:
+        stage = FileSystemStorage(location=self.root)
+        found: dict[str, LocalFile] = {}
+        for directory, _dirs, names in os.walk(self.root):
+            for filename in names:
+                path = os.path.join(directory, filename)
+                name = os.path.relpath(path, self.root).replace(os.sep, "/")
+                found[name] = LocalFile(name, stage, name, path)
+        return dict(sorted(found.items()))
+
+
+def post_process(staged: Any, found: Mapping[str, LocalFile]) -> Iterator[tuple[str, str]]:
+    """Run the storage's post-processing on the staged tree; yield
+    (original, processed) names. Errors stop the run, naming the file."""
+    paths = {name: (file.source_storage, file.source_name) for name, file in found.items()}
+    for original, processed_name, processed in staged.post_process(paths, dry_run=False):
+        if isinstance(processed, Exception):
+            notes = "\n".join(getattr(processed, "__notes__", ()))
+            raise CommandError(
+                "Post-processing '%s' failed: %s%s\nNothing was uploaded."
+                % (original, processed, "\n" + notes if notes else "")
+            ) from processed
+        if processed:
+            yield original, processed_name
