@@ -1,0 +1,241 @@
+"""Manifest storages on S3: the bucket equals Django's own local output."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import pytest
+from django.contrib.staticfiles.storage import ManifestFilesMixin, ManifestStaticFilesStorage
+from django.core.management.base import CommandError
+from storages.backends.s3 import S3ManifestStaticStorage
+
+from .conftest import S3Target, Tree, collectstatic
+
+WRITES = ("PutObject", "UploadPart", "CreateMultipartUpload", "CompleteMultipartUpload",
+          "DeleteObject", "DeleteObjects", "CopyObject")
+
+
+class Tuned:
+    """The configuration under test, shared by the S3 class and its local twin."""
+
+    support_js_module_import_aggregation = True
+    max_post_process_passes = 7
+    manifest_name = "assets.json"
+
+
+class TunedS3(Tuned, S3ManifestStaticStorage):
+    pass
+
+
+class TunedLocal(Tuned, ManifestStaticFilesStorage):
+    pass
+
+
+class KeepingS3(TunedS3):
+    keep_intermediate_files = True
+
+
+class KeepingLocal(TunedLocal):
+    keep_intermediate_files = True
+
+
+def write_site(tree: Tree) -> None:
+    tree.write("img/bg.png", b"\x89PNG bg")
+    tree.write("img/icon.svg", b"<svg/>")
+    tree.write("fonts/x.woff2", b"woff2")
+    tree.write("fonts/x.eot", b"eot")
+    tree.write("css/base.css",
+               b'@import url("theme/colors.css");\nbody { background: url("../img/bg.png"); }\n')
+    tree.write("css/theme/colors.css",
+               b'@import "fonts.css";\n.a { background: url("../../img/icon.svg#frag"); }\n')
+    tree.write("css/theme/fonts.css",
+               b'@font-face { src: url("../../fonts/x.woff2") format("woff2"),'
+               b' url("../../fonts/x.eot?#iefix"); }\n')
+    # A chain: each file's hash depends on the next one's.
+    tree.write("css/chain/a.css", b'@import url("b.css");\n')
+    tree.write("css/chain/b.css", b'@import url("c.css");\n')
+    tree.write("css/chain/c.css", b'p { background: url("../../img/bg.png"); }\n')
+    tree.write("css/site.css", b"h1{color:red}\n/*# sourceMappingURL=site.css.map */\n")
+    tree.write("css/site.css.map", b'{"version":3}')
+    tree.write("js/app.js",
+               b'import { util } from "./lib/util.js";\nexport * from "./lib/other.js";\n'
+               b"util();\n//# sourceMappingURL=app.js.map\n")
+    tree.write("js/app.js.map", b'{"version":3}')
+    tree.write("js/lib/util.js", b"export function util() {}\n")
+    tree.write("js/lib/other.js", b'import "./util.js";\nexport const other = 1;\n')
+
+
+def local_output(tree: Tree, tmp_path: Path, cls: type, tag: str) -> dict[str, bytes]:
+    """What Django's own storage publishes for the tree, on local disk."""
+    root = tmp_path / ("django-" + tag)
+    storages = {
+        "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+        "staticfiles": {"BACKEND": "%s.%s" % (cls.__module__, cls.__qualname__),
+                        "OPTIONS": {"location": str(root)}},
+    }
+    collectstatic("--disable-staticship", tree=tree, storages=storages, STATIC_ROOT=str(root))
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+def bucket_output(s3: S3Target, location: str) -> dict[str, bytes]:
+    prefix = location + "/"
+    return {
+        key[len(prefix):]: s3.get(key)
+        for key in s3.objects(prefix)
+        if not key[len(prefix):].startswith(".staticship/")
+    }
+
+
+def s3_settings(s3: S3Target, cls: type) -> dict[str, Any]:
+    return s3.settings("%s.%s" % (cls.__module__, cls.__qualname__))
+
+
+@pytest.mark.parametrize("pair", [(TunedS3, TunedLocal), (KeepingS3, KeepingLocal)],
+                         ids=["tuned", "keep-intermediate"])
+def test_bucket_equals_djangos_output(s3: S3Target, tree: Tree, tmp_path: Path,
+                                      pair: tuple[type, type]) -> None:
+    remote_cls, local_cls = pair
+    write_site(tree)
+    expected = local_output(tree, tmp_path, local_cls, "a")
+    storages = s3_settings(s3, remote_cls)
+    run = collectstatic(tree=tree, storages=storages)
+    assert run.report.post_processed
+    location = storages["staticfiles"]["OPTIONS"]["location"]
+    assert bucket_output(s3, location) == expected
+    assert "assets.json" in expected
+    # The manifest was the last object written.
+    if not s3.live:
+        puts = [r["path"] for r in s3.control.requests() if r["op"] == "PutObject"]
+        manifest_at = [i for i, p in enumerate(puts) if p.endswith("/assets.json")]
+        state_at = [i for i, p in enumerate(puts) if "/.staticship/" in p]
+        assert manifest_at and max(manifest_at) == len(puts) - 1 - len(state_at)
+
+
+def test_no_change_run_skips_post_processing(s3: S3Target, tree: Tree) -> None:
+    write_site(tree)
+    storages = s3_settings(s3, TunedS3)
+    collectstatic(tree=tree, storages=storages)
+    tree.touch_all()
+    s3.reset()
+    with mock.patch.object(ManifestFilesMixin, "post_process",
+                           side_effect=AssertionError("post-processed")) as post:
+        run = collectstatic(tree=tree, storages=storages)
+    assert not post.called
+    assert run.report.uploaded == [] and run.report.post_processed == []
+    counts = s3.counts()
+    if counts is not None:
+        assert counts["ListObjectsV2"] == 1
+        assert sum(counts.values()) <= 1 + 2
+        assert not any(counts[w] for w in WRITES)
+
+
+def test_config_change_triggers_a_rebuild(s3: S3Target, tree: Tree) -> None:
+    write_site(tree)
+    collectstatic(tree=tree, storages=s3_settings(s3, TunedS3))
+    run = collectstatic(tree=tree, storages=s3_settings(s3, KeepingS3))
+    assert run.report.post_processed  # keep_intermediate_files differs
+
+
+def test_one_css_edit_uploads_only_what_depends_on_it(s3: S3Target, tree: Tree,
+                                                      tmp_path: Path) -> None:
+    write_site(tree)
+    before = local_output(tree, tmp_path, TunedLocal, "before")
+    storages = s3_settings(s3, TunedS3)
+    collectstatic(tree=tree, storages=storages)
+    tree.write("css/theme/colors.css",
+               b'@import "fonts.css";\n.a { background: url("../../img/icon.svg#frag"); color: red }\n')
+    after = local_output(tree, tmp_path, TunedLocal, "after")
+    differing = sorted(n for n, data in after.items() if before.get(n) != data)
+    s3.reset()
+    run = collectstatic(tree=tree, storages=storages)
+    assert sorted(run.report.uploaded) == differing
+    # It, its hashed twin, the hashed twin of base.css that imports it, the manifest.
+    assert "css/theme/colors.css" in differing and "assets.json" in differing
+    assert any(n.startswith("css/base.") and n != "css/base.css" for n in differing)
+    assert "css/base.css" not in differing and "img/bg.png" not in differing
+    assert len(differing) == 4
+    counts = s3.counts()
+    if counts is not None:
+        assert counts["PutObject"] == len(differing) + 1  # and the state record
+    location = storages["staticfiles"]["OPTIONS"]["location"]
+    published = bucket_output(s3, location)
+    assert {n: published[n] for n in after} == after
+
+
+def test_failed_upload_keeps_the_old_manifest(s3: S3Target, tree: Tree, tmp_path: Path) -> None:
+    if s3.live:
+        pytest.skip("needs the test bed's fault injection")
+    write_site(tree)
+    storages = s3_settings(s3, TunedS3)
+    location = storages["staticfiles"]["OPTIONS"]["location"]
+    collectstatic(tree=tree, storages=storages)
+    old_manifest = s3.get(location + "/assets.json")
+    for name in ("css/chain/c.css", "js/lib/util.js", "img/icon.svg"):
+        tree.write(name, tree.files[name] + b"\n/* v2 */\n")
+    s3.control.faults(fail_writes_after=2, fail_status=503)
+    with pytest.raises(CommandError):
+        collectstatic(tree=tree, storages=storages, STATICSHIP_MAX_ATTEMPTS=1)
+    s3.control.reset()
+    assert s3.get(location + "/assets.json") == old_manifest
+    run = collectstatic(tree=tree, storages=storages)
+    assert run.report.uploaded
+    expected = local_output(tree, tmp_path, TunedLocal, "final")
+    published = bucket_output(s3, location)  # also holds the older hashed files
+    assert {n: published.get(n) for n in expected} == expected
+
+
+@pytest.mark.parametrize("css,needle", [
+    (b'body { background: url("../img/missing.png"); }', "missing.png"),
+    (b"body { content: '\xff\xfe' }", "css/bad.css"),
+], ids=["missing-reference", "invalid-utf8"])
+def test_post_processing_error_uploads_nothing(s3: S3Target, tree: Tree, css: bytes,
+                                               needle: str) -> None:
+    write_site(tree)
+    tree.write("css/bad.css", css)
+    s3.reset()
+    with pytest.raises(CommandError) as info:
+        collectstatic(tree=tree, storages=s3_settings(s3, TunedS3))
+    assert needle in str(info.value)
+    counts = s3.counts()
+    if counts is not None:
+        assert not any(counts[w] for w in WRITES)
+
+
+def test_dry_run_lists_and_writes_nothing(s3: S3Target, tree: Tree) -> None:
+    write_site(tree)
+    s3.reset()
+    run = collectstatic("--dry-run", tree=tree, storages=s3_settings(s3, TunedS3))
+    assert "Would upload 'assets.json' (new)" in run.output
+    assert "Would upload 'css/base.css' (new)" in run.output
+    counts = s3.counts()
+    if counts is not None:
+        assert not any(counts[w] for w in WRITES)
+
+
+def test_no_post_process_uploads_originals_only(s3: S3Target, tree: Tree) -> None:
+    write_site(tree)
+    run = collectstatic("--no-post-process", tree=tree, storages=s3_settings(s3, TunedS3))
+    assert sorted(run.report.uploaded) == sorted(tree.files)
+    assert run.report.post_processed == []
+
+
+def test_local_manifest_destination_equals_stock(tree: Tree, tmp_path: Path) -> None:
+    write_site(tree)
+    expected = local_output(tree, tmp_path, TunedLocal, "stock")
+    root = tmp_path / "ours"
+    storages = {
+        "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+        "staticfiles": {"BACKEND": "tests.test_manifest.TunedLocal",
+                        "OPTIONS": {"location": str(root)}},
+    }
+    run = collectstatic(tree=tree, storages=storages, STATIC_ROOT=str(root))
+    assert run.report.backend == "filesystem"
+    ours = {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*")
+            if p.is_file() and ".staticship" not in p.parts}
+    assert ours == expected
+    again = collectstatic(tree=tree, storages=storages, STATIC_ROOT=str(root))
+    assert again.report.uploaded == [] and again.report.post_processed == []
