@@ -6,6 +6,7 @@ them, so that the order of a run can be read top to bottom in ``run``.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from django.core.files.storage import Storage
 from . import conf, manifest
 from .apply import ApplyError, Retry, Transfers
 from .backends.base import Adapter, Prepared
+from .events import Events
 from .plan import LocalState, Plan, Reason, RemoteState, make_plan
 from .report import Report
 from .sources import LocalFile, duplicate_message, find_files
@@ -36,13 +38,16 @@ class Options:
 
 
 class Pipeline:
-    def __init__(self, adapter: Adapter, options: Options, log: Log) -> None:
+    def __init__(
+        self, adapter: Adapter, options: Options, log: Log, events: Events | None = None
+    ) -> None:
         self.adapter = adapter
         self.options = options
         self.log = log
         self.state_name: str = conf.get("STATE_NAME")
         self.report = Report(
-            backend=adapter.label, destination=adapter.describe(), dry_run=options.dry_run
+            backend=adapter.label, destination=adapter.describe(), dry_run=options.dry_run,
+            events=events or Events(),
         )
         self._state: State | None = None
         self._state_listed = False
@@ -210,8 +215,13 @@ class Pipeline:
         first = [prepared[n] for n in names if n not in last]
         final = [prepared[n] for n in names if n in last]
 
+        events = self.report.events
+        lock = threading.Lock()
+
         def done(item: Prepared, result: object) -> None:
-            self.report.bytes_uploaded += item.size
+            with lock:
+                self.report.bytes_uploaded += item.size
+            events.file_uploaded(item.file.name, item.size)
 
         def retrying(item: Prepared, exc: BaseException, attempt: int) -> None:
             self.log("Retrying '%s' after: %s" % (item.file.name, exc), 2)
@@ -225,6 +235,7 @@ class Pipeline:
             on_done=done,
             on_retry=retrying,
         )
+        events.upload_started(len(names), sum(prepared[n].size for n in names))
         try:
             results = transfers.run(first, final)
         except ApplyError as exc:
@@ -233,6 +244,8 @@ class Pipeline:
             hint = self.adapter.explain(first_exc)
             message = str(exc) + ("\n" + hint if hint else "")
             raise CommandError(message) from first_exc
+        finally:
+            events.upload_finished()
         ordered = first + final
         return {ordered[i].file.name: token for i, token in results.items()}  # type: ignore[misc]
 

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from .events import Events
 from .plan import Reason
 
 SCHEMA_VERSION = 1
@@ -26,14 +27,18 @@ class Report:
     requests: Counter[str] = field(default_factory=Counter)
     seconds: dict[str, float] = field(default_factory=dict)
     post_processed: list[str] = field(default_factory=list)
+    events: Events = field(default_factory=Events, repr=False, compare=False)
 
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:
+        self.events.phase_started(name)
         start = time.perf_counter()
         try:
             yield
         finally:
-            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+            took = time.perf_counter() - start
+            self.seconds[name] = self.seconds.get(name, 0.0) + took
+            self.events.phase_finished(name, took)
 
     def names(self, reason: Reason) -> list[str]:
         return [name for name, why in self.files.items() if why == reason.value]
