@@ -45,6 +45,41 @@ class Retry:
         return random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
 
 
+class Limiter:
+    """Adaptive concurrency: halves the number of transfers allowed at once on
+    each transient error (throttling, 5xx), and grows it back by one after as
+    many successes as the current limit (additive increase, multiplicative
+    decrease)."""
+
+    def __init__(self, limit: int) -> None:
+        self.ceiling = max(1, limit)
+        self.limit = self.ceiling
+        self.active = 0
+        self._successes = 0
+        self._cond = threading.Condition()
+
+    def acquire(self) -> None:
+        with self._cond:
+            while self.active >= self.limit:
+                self._cond.wait()
+            self.active += 1
+
+    def release(self, ok: bool) -> None:
+        with self._cond:
+            self.active -= 1
+            if ok:
+                self._successes += 1
+                if self._successes >= self.limit and self.limit < self.ceiling:
+                    self.limit += 1
+                    self._successes = 0
+            self._cond.notify_all()
+
+    def back_off(self) -> None:
+        with self._cond:
+            self.limit = max(1, self.limit // 2)
+            self._successes = 0
+
+
 class Transfers(Generic[T]):
     """Runs ``work(item)`` for many items on a thread pool."""
 
@@ -67,23 +102,26 @@ class Transfers(Generic[T]):
         self.on_done = on_done
         self.on_retry = on_retry
         self._stop = threading.Event()
-        self._throttle = threading.Semaphore(self.workers)
+        self.limiter = Limiter(self.workers)
 
     def _one(self, item: T) -> object:
         attempt = 0
         while True:
             if self._stop.is_set():
                 raise _Stopped()
+            self.limiter.acquire()
             try:
-                with self._throttle:
-                    result = self.work(item)
+                result = self.work(item)
             except Exception as exc:
+                self.limiter.release(ok=False)
                 attempt += 1
                 if attempt >= self.retry.max_attempts or not self.is_transient(exc):
                     raise
+                self.limiter.back_off()
                 self.on_retry(item, exc, attempt)
                 time.sleep(self.retry.delay(attempt))
                 continue
+            self.limiter.release(ok=True)
             self.on_done(item, result)
             return result
 

@@ -26,6 +26,8 @@ DEFAULTS: dict[str, Any] = {
     "STATE_NAME": ".staticship/state.json",
     # Attempts per transfer before the run fails (transient errors only).
     "MAX_ATTEMPTS": 5,
+    # --prune keeps the files of this many latest deployments (manifest storages).
+    "PRUNE_KEEP": 3,
 }
 
 # Old names that keep their meaning here: {new name: (old names, ...)}.

@@ -3,6 +3,8 @@ a terminal, one line per phase in a CI log, nothing at ``-v 0``)."""
 
 from __future__ import annotations
 
+import threading
+
 
 class Events:
     """Does nothing; front ends override what they show. Upload callbacks
@@ -22,3 +24,43 @@ class Events:
 
     def upload_finished(self) -> None:
         pass
+
+
+class Fanout(Events):
+    """Passes every callback on to several front ends, in order."""
+
+    def __init__(self, *targets: Events) -> None:
+        self.targets = targets
+
+    def phase_started(self, name: str) -> None:
+        for target in self.targets:
+            target.phase_started(name)
+
+    def phase_finished(self, name: str, seconds: float) -> None:
+        for target in self.targets:
+            target.phase_finished(name, seconds)
+
+    def upload_started(self, files: int, total_bytes: int) -> None:
+        for target in self.targets:
+            target.upload_started(files, total_bytes)
+
+    def file_uploaded(self, name: str, size: int) -> None:
+        for target in self.targets:
+            target.file_uploaded(name, size)
+
+    def upload_finished(self) -> None:
+        for target in self.targets:
+            target.upload_finished()
+
+
+class Completed(Events):
+    """Remembers which files were written, so that a run that fails partway
+    can still say what it managed (``--report``)."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self._lock = threading.Lock()
+
+    def file_uploaded(self, name: str, size: int) -> None:
+        with self._lock:
+            self.names.append(name)

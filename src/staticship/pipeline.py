@@ -6,8 +6,10 @@ them, so that the order of a run can be read top to bottom in ``run``.
 
 from __future__ import annotations
 
+import json
+import posixpath
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +29,8 @@ from .sources import LocalFile, duplicate_message, find_files
 from .state import State
 
 Log = Callable[[str, int], None]
+# Deployment ids remembered in the state record (for --prune).
+HISTORY = 20
 
 
 @dataclass
@@ -35,6 +39,10 @@ class Options:
     clear: bool = False
     ignore_patterns: list[str] = field(default_factory=list)
     post_process: bool = True
+    # Delete remote files under the location that the deployment does not
+    # use; for manifest storages keep those of the last ``keep`` deployments.
+    prune: bool = False
+    keep: int = 3
 
 
 class Pipeline:
@@ -49,49 +57,118 @@ class Pipeline:
             backend=adapter.label, destination=adapter.describe(), dry_run=options.dry_run,
             events=events or Events(),
         )
+        self.report.requests = adapter.requests  # one counter, always current
         self._state: State | None = None
         self._state_listed = False
+        self.internal: dict[str, RemoteState] = {}
 
     # -- the run, top to bottom --------------------------------------------
     def run(self) -> Report:
+        files = self.find()
+        remote = self.list_remote()
+        self.publish(files, remote=remote)
+        if self.options.clear or self.options.prune:
+            self.remove_stale(set(files), remote)
+        return self.report
+
+    def find(self) -> dict[str, LocalFile]:
         with self.report.phase("find"):
             files = find_files(self.options.ignore_patterns, on_duplicate=self.duplicate)
-        return self.publish(files)
+        for name in files:
+            parts = name.split("/")
+            if name.startswith("/") or ".." in parts:
+                raise CommandError(
+                    "Refusing '%s': the name would escape the storage's location. "
+                    "Nothing was uploaded." % name
+                )
+        return files
 
     def run_manifest(self, storage: Storage, storage_options: Mapping[str, Any]) -> Report:
         """The run for manifest storages: post-process locally, then publish
         the staged tree with the manifest last (see ``manifest``)."""
         report = self.report
-        with report.phase("find"):
-            files = find_files(self.options.ignore_patterns, on_duplicate=self.duplicate)
+        files = self.find()
         remote = self.list_remote()
         with report.phase("hash"):
             key = manifest.inputs_key(storage, files)
+        deployment = key[:24]
+        published = None
         if self._state_listed:
             published = manifest.unchanged_deployment(
                 self.state().sections.get(manifest.SECTION), key, remote
             )
-            if published is not None:
-                self.log("Nothing changed since the last deployment; skipping post-processing.", 1)
-                report.files = dict.fromkeys(published, Reason.UNCHANGED.value)
-                report.requests.update(self.adapter.requests)
-                return report
-        with manifest.Stage() as stage:
-            stage.place_originals(files)
-            staged = manifest.staged_storage(storage, storage_options, stage.root)
-            with report.phase("post-process"):
-                for original, processed in manifest.post_process(staged, files):
-                    self.log("Post-processed '%s' as '%s'" % (original, processed), 2)
-                    report.post_processed.append(original)
-            manifest_name = storage.manifest_name  # type: ignore[attr-defined]
-            return self.publish(
-                stage.files(), last=frozenset({manifest_name}), remote=remote, inputs=key
-            )
+        if published is not None:
+            self.log("Nothing changed since the last deployment; skipping post-processing.", 1)
+            report.files = dict.fromkeys(published, Reason.UNCHANGED.value)
+        else:
+            with manifest.Stage() as stage:
+                stage.place_originals(files)
+                staged = manifest.staged_storage(storage, storage_options, stage.root)
+                with report.phase("post-process"):
+                    for original, processed in manifest.post_process(staged, files):
+                        self.log("Post-processed '%s' as '%s'" % (original, processed), 2)
+                        report.post_processed.append(original)
+                manifest_name = storage.manifest_name  # type: ignore[attr-defined]
+                staged_files = stage.files()
+                published = list(staged_files)
+                self.publish(staged_files, last=frozenset({manifest_name}), remote=remote,
+                             inputs=key, deployment=deployment)
+        if self.options.clear:
+            self.remove_stale(set(published), remote)
+        elif self.options.prune:
+            keep = set(published)
+            history = self.history(deployment)
+            for older in history[1 : self.options.keep]:
+                keep.update(self.deployment_names(older))
+            kept_records = {self.deployment_record(d) for d in history[: self.options.keep]}
+            stale_records = sorted(n for n in self.internal if self.is_deployment_record(n)
+                                   and n not in kept_records)
+            self.remove_stale(keep, remote, stale_records)
+        return report
+
+    # -- deployment history (manifest storages) ------------------------------
+    @property
+    def internal_dir(self) -> str:
+        return posixpath.dirname(self.state_name)
+
+    def deployment_record(self, deployment: str) -> str:
+        return posixpath.join(self.internal_dir, "deployments", deployment + ".json")
+
+    def is_deployment_record(self, name: str) -> bool:
+        return name.startswith(posixpath.join(self.internal_dir, "deployments") + "/")
+
+    def history(self, current: str) -> list[str]:
+        """Deployment ids, newest first, the current one included."""
+        past = self.state().sections.get("deployments", []) if self._state_listed else []
+        return [current] + [d for d in past if d != current]
+
+    def deployment_names(self, deployment: str) -> list[str]:
+        name = self.deployment_record(deployment)
+        if name not in self.internal:
+            return []
+        try:
+            data = self.adapter.read_small(name)
+        except Exception as exc:  # noqa: BLE001
+            raise self.failure("Reading '%s'" % name, exc) from exc
+        try:
+            names = json.loads(data or b"{}").get("names", [])
+        except ValueError:
+            names = []
+        return [str(n) for n in names]
 
     def list_remote(self) -> dict[str, RemoteState]:
         with self.report.phase("list"):
-            remote = self.adapter.inventory()
-        self._state_listed = remote.pop(self.state_name, None) is not None
+            try:
+                remote = self.adapter.inventory()
+            except Exception as exc:  # noqa: BLE001 - reported as one clear line
+                raise self.failure("Listing %s" % self.adapter.describe(), exc) from exc
+        internal = self.internal_dir + "/" if self.internal_dir else None
+        self.internal = {
+            name: remote.pop(name)
+            for name in list(remote)
+            if name == self.state_name or (internal and name.startswith(internal))
+        }
+        self._state_listed = self.state_name in self.internal
         return remote
 
     def publish(
@@ -100,6 +177,7 @@ class Pipeline:
         last: frozenset[str] = frozenset(),
         remote: dict[str, RemoteState] | None = None,
         inputs: str | None = None,
+        deployment: str | None = None,
     ) -> Report:
         """Fingerprint, plan and upload ``files``; names in ``last`` go after
         all others have succeeded. ``inputs`` (manifest runs) is recorded
@@ -122,15 +200,16 @@ class Pipeline:
                 with report.phase("upload"):
                     results = self.upload(plan, prepared, last)
                 section = None
-                if inputs is not None:
+                if inputs is not None and deployment is not None:
                     section = {"inputs": inputs, "outputs": self.outputs(prepared, remote, results)}
-                self.update_state(prepared, results, section)
-            if self.options.clear:
-                self.clear_others(files, remote)
+                    self.write_small(
+                        self.deployment_record(deployment),
+                        json.dumps({"id": deployment, "names": sorted(prepared)}).encode(),
+                    )
+                self.update_state(prepared, results, section, deployment)
         finally:
             for item in prepared.values():
                 item.discard()
-        report.requests.update(self.adapter.requests)
         return report
 
     def outputs(
@@ -171,10 +250,21 @@ class Pipeline:
         with ThreadPoolExecutor(min(8, max(1, self.adapter.workers))) as pool:
             return dict(zip(files, pool.map(one, files.values())))
 
+    def failure(self, what: str, exc: BaseException) -> CommandError:
+        """One line naming what failed, the cause and, where known, the fix."""
+        cause = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        hint = self.adapter.explain(exc)
+        return CommandError("%s failed: %s%s" % (what, cause, (" " + hint) if hint else ""))
+
     def state(self) -> State:
         """The state record, downloaded at most once, and only if it exists."""
         if self._state is None:
-            data = self.adapter.read_small(self.state_name) if self._state_listed else None
+            data = None
+            if self._state_listed:
+                try:
+                    data = self.adapter.read_small(self.state_name)
+                except Exception as exc:  # noqa: BLE001
+                    raise self.failure("Reading '%s'" % self.state_name, exc) from exc
             self._state = State.loads(data)
         return self._state
 
@@ -239,11 +329,9 @@ class Pipeline:
         try:
             results = transfers.run(first, final)
         except ApplyError as exc:
-            self.report.requests.update(self.adapter.requests)
             first_exc = exc.failures[0][1]
             hint = self.adapter.explain(first_exc)
-            message = str(exc) + ("\n" + hint if hint else "")
-            raise CommandError(message) from first_exc
+            raise CommandError(str(exc) + (" " + hint if hint else "")) from first_exc
         finally:
             events.upload_finished()
         ordered = first + final
@@ -254,6 +342,7 @@ class Pipeline:
         prepared: Mapping[str, Prepared],
         results: Mapping[str, str | None],
         section: dict[str, Any] | None = None,
+        deployment: str | None = None,
     ) -> None:
         """Record the tokens of uploads whose listing will not prove content,
         and the manifest section; write the record only if it changed."""
@@ -271,17 +360,37 @@ class Pipeline:
         state.tokens.update(opaque)
         if section is not None:
             state.sections[manifest.SECTION] = section
+        if deployment is not None:
+            past = [d for d in state.sections.get("deployments", []) if d != deployment]
+            state.sections["deployments"] = [deployment, *past][:HISTORY]
         if state.dumps() != before.dumps():
-            self.adapter.write_small(self.state_name, state.dumps(), "application/json")
+            self.write_small(self.state_name, state.dumps())
 
-    def clear_others(self, files: Mapping[str, LocalFile], remote: Mapping[str, RemoteState]) -> None:
-        """``--clear``: remove what the new deployment does not contain, after
-        it is fully published (so the site is never left without files)."""
-        doomed = sorted(name for name in remote if name not in files)
+    def write_small(self, name: str, data: bytes) -> None:
+        try:
+            self.adapter.write_small(name, data, "application/json")
+        except Exception as exc:  # noqa: BLE001
+            raise self.failure("Writing '%s'" % name, exc) from exc
+
+    def remove_stale(
+        self, keep: set[str], remote: Mapping[str, RemoteState], internal: Sequence[str] = ()
+    ) -> None:
+        """``--clear`` and ``--prune``: delete what the kept deployments do not
+        use, after the new one is fully published (so the site is never left
+        without files). Only names under the storage's location are listed,
+        so nothing outside it can be touched."""
+        doomed = sorted(name for name in remote if name not in keep)
+        freed = sum(remote[name].size or 0 for name in doomed)
+        verb = "Pretending to delete" if self.options.dry_run else "Deleting"
         for name in doomed:
-            verb = "Pretending to delete" if self.options.dry_run else "Deleting"
             self.log("%s '%s'" % (verb, name), 1)
-        if doomed and not self.options.dry_run:
+        self.log("%s %d files (%d bytes)." % (
+            "Would delete" if self.options.dry_run else "Deleted", len(doomed), freed), 1)
+        if (doomed or internal) and not self.options.dry_run:
             with self.report.phase("delete"):
-                self.adapter.delete_many(doomed)
+                try:
+                    self.adapter.delete_many([*doomed, *internal])
+                except Exception as exc:  # noqa: BLE001
+                    raise self.failure("Deleting stale files", exc) from exc
         self.report.deleted = doomed
+        self.report.bytes_freed = freed

@@ -24,6 +24,7 @@ class Report:
     deleted: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # duplicates, first one won
     bytes_uploaded: int = 0
+    bytes_freed: int = 0  # by --clear / --prune
     requests: Counter[str] = field(default_factory=Counter)
     seconds: dict[str, float] = field(default_factory=dict)
     post_processed: list[str] = field(default_factory=list)

@@ -69,6 +69,8 @@ def collect(command: Any) -> dict[str, list[str]]:
         clear=command.clear,
         ignore_patterns=list(command.ignore_patterns),
         post_process=command.post_process,
+        prune=getattr(command, "prune", False),
+        keep=int(conf.get("PRUNE_KEEP")),
     )
     manifest = command.post_process and is_manifest_storage(storage)
     if command.post_process and hasattr(storage, "post_process") and not manifest:

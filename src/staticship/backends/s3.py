@@ -376,6 +376,8 @@ class _ObstoreWriter:
                         config["session_token"] = self.credentials["token"]
                 else:
                     kwargs["credential_provider"] = self.credentials
+                # Retries happen one level up, where concurrency adapts to them.
+                kwargs["retry_config"] = {"max_retries": 0}
                 bucket = config.pop("bucket")
                 store = S3Store(bucket, **kwargs)
                 self._stores[key] = store
