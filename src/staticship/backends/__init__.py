@@ -15,6 +15,8 @@ from .base import Adapter
 # handles every storage and must stay last.
 BUILTIN = [
     "staticship.backends.s3.S3Adapter",
+    "staticship.backends.gcs.GCSAdapter",
+    "staticship.backends.azure.AzureAdapter",
     "staticship.backends.filesystem.FileSystemAdapter",
     "staticship.backends.generic.GenericAdapter",
 ]

@@ -1,0 +1,427 @@
+"""Azure Blob Storage (``storages.backends.azure_storage.AzureStorage``).
+
+Listing: one paginated List Blobs over the storage's location; each blob's
+``Content-MD5`` property (hex) is the token. Azure sets that property by
+itself only for blobs written in one Put Blob request, so every upload here
+makes sure the blob has it whatever its size: obstore's single Put Blob (the
+service computes it), or the SDK with ``x-ms-blob-content-md5`` for the whole
+blob (sent with Put Blob, or with Put Block List when the blob goes in
+blocks). AzureStorage does not compress, so the fingerprint is the MD5 of the
+file itself. The content settings are the storage's own
+(``_get_content_settings_parameters``, hence ``get_object_parameters``).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.core.files import File
+from django.core.files.storage import Storage
+
+from .. import fingerprint as fp
+from ..plan import RemoteState
+from ..sources import LocalFile
+from .base import Adapter, Prepared, TransferError
+
+_MODULE = "storages.backends.azure_storage"
+
+
+def _storage_class() -> Any:
+    """AzureStorage, imported only when a storage derives from it (the Azure
+    SDK is slow to import)."""
+    try:
+        from storages.backends.azure_storage import AzureStorage
+    except ImportError:  # pragma: no cover - the [azure] extra is not installed
+        return None
+    return AzureStorage
+
+# Content settings obstore writes as the SDK does (x-ms-blob-* headers).
+_FAST_SETTINGS = {
+    "content_type": "Content-Type",
+    "content_encoding": "Content-Encoding",
+    "content_language": "Content-Language",
+    "content_disposition": "Content-Disposition",
+    "cache_control": "Cache-Control",
+}
+# Bodies up to this size go through obstore in one Put Blob (held in memory).
+FAST_MAX_SIZE = 64 * 1024 * 1024
+
+
+def md5_token(content_md5: Any) -> str | None:
+    """The hex MD5 of a listed blob's ``content_md5`` (bytes), if set."""
+    if not content_md5:
+        return None
+    return bytes(content_md5).hex()
+
+
+class AzureAdapter(Adapter):
+    label = "azure"
+    #: Passed to the SDK client when set (tests lower them to force blocks).
+    max_single_put_size: int | None = None
+    max_block_size: int | None = None
+
+    @classmethod
+    def handles(cls, storage: Storage) -> bool:
+        if not any(k.__module__ == _MODULE for k in type(storage).__mro__):
+            return False
+        base = _storage_class()
+        return base is not None and isinstance(storage, base)
+
+    def __init__(self, storage: Storage, *, workers: int = 32) -> None:
+        super().__init__(storage, workers=workers)
+        self.container_name: str = storage.azure_container  # type: ignore[attr-defined]
+        self.prefix: str = storage._get_valid_path("x")[:-1]  # type: ignore[attr-defined]
+        self._client: Any = None
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._hooked: Any = None
+        self._fast: _ObstoreWriter | None = None
+        from .. import conf
+
+        if conf.get("FAST_TRANSFER"):
+            self._fast = _ObstoreWriter.for_storage(storage, workers)
+
+    # -- where -------------------------------------------------------------
+    def key(self, name: str) -> str:
+        return self.storage._get_valid_path(name)  # type: ignore[attr-defined]
+
+    def describe(self) -> str:
+        return "Azure container '%s' under '%s'" % (self.container_name, self.prefix or "/")
+
+    @property
+    def client(self) -> Any:
+        """A container client like the storage's, its connection pool sized
+        to the workers (the storage's own if a subclass builds it)."""
+        with self._lock:
+            if self._client is None:
+                self._client = self._make_client()
+            return self._client
+
+    def _make_client(self) -> Any:
+        storage: Any = self.storage
+        if type(storage)._get_service_client is not _storage_class()._get_service_client:
+            return storage.client
+        import requests
+        from azure.core.pipeline.transport._requests_basic import BiggerBlockSizeHTTPAdapter
+        from azure.storage.blob import BlobServiceClient
+        from urllib3.util.retry import Retry
+
+        session = requests.Session()
+        adapter = BiggerBlockSizeHTTPAdapter(
+            pool_connections=4, pool_maxsize=max(self.workers, 10),
+            max_retries=Retry(total=False, redirect=False, raise_on_status=False),
+        )
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        extra: dict[str, Any] = {"session": session}
+        if self.max_single_put_size:
+            extra["max_single_put_size"] = self.max_single_put_size
+        if self.max_block_size:
+            extra["max_block_size"] = self.max_block_size
+        if storage.connection_string is not None:
+            service = BlobServiceClient.from_connection_string(storage.connection_string, **extra)
+        else:
+            account_url = "%s://%s.blob.%s" % (
+                storage.azure_protocol, storage.account_name, storage.endpoint_suffix)
+            credential: Any = None
+            if storage.account_key:
+                credential = {"account_name": storage.account_name,
+                              "account_key": storage.account_key}
+            elif storage.sas_token:
+                credential = storage.sas_token
+            elif storage.token_credential:
+                credential = storage.token_credential
+            options = dict(storage.client_options or {})
+            if storage.api_version:
+                options["api_version"] = storage.api_version
+            service = BlobServiceClient(account_url, credential=credential, **{**options, **extra})
+        return service.get_container_client(storage.azure_container)
+
+    # -- list --------------------------------------------------------------
+    def inventory(self) -> dict[str, RemoteState]:
+        found: dict[str, RemoteState] = {}
+        cut = len(self.prefix)
+        pages = self.client.list_blobs(
+            name_starts_with=self.prefix or None, timeout=self.storage.timeout  # type: ignore[attr-defined]
+        ).by_page()
+        for page in pages:
+            self.requests["LIST"] += 1
+            for blob in page:
+                found[blob.name[cut:]] = RemoteState(
+                    md5_token(blob.content_settings.content_md5), blob.size
+                )
+        return found
+
+    # -- fingerprint -------------------------------------------------------
+    def content_settings(self, name: str) -> dict[str, Any]:
+        """The content settings ``AzureStorage._save`` would give ``name``."""
+        storage: Any = self.storage
+        return dict(storage._get_content_settings_parameters(self.key(name), None))
+
+    def prepare(self, file: LocalFile, remote: RemoteState | None) -> Prepared:
+        params = {"settings": self.content_settings(file.name), "exists": remote is not None}
+        item = Prepared(file, file.path, 0, "", params=params)
+        with item.open() as body:
+            item.md5, item.size = fp.md5_of_file(body)
+        item.tokens.add(item.md5)
+        return item
+
+    def expected_token(self, item: Prepared) -> str | None:
+        return item.md5
+
+    # -- upload ------------------------------------------------------------
+    def upload(self, item: Prepared) -> str | None:
+        key = self.key(item.file.name)
+        try:
+            if self._fast is not None and self._fast.can_write(item):
+                self._fast.put(key, item)
+                self.requests["PUT"] += 1
+            elif type(self.storage)._save is _storage_class()._save:
+                self._upload_with_sdk(key, item)
+            else:
+                self._upload_through_storage(item)
+        except TransferError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - classified and re-raised
+            raise self._classify(exc, key) from exc
+        return None
+
+    def _upload_with_sdk(self, key: str, item: Prepared) -> None:
+        """``AzureStorage._save`` (same settings and client options), but
+        overwriting, and with the blob's MD5 set whatever its size."""
+        from azure.storage.blob import ContentSettings
+
+        storage: Any = self.storage
+        settings = dict(item.params["settings"])
+        settings["content_md5"] = bytearray(bytes.fromhex(item.md5))
+        with item.open() as body:
+            self.client.upload_blob(
+                key, body, length=item.size,
+                content_settings=ContentSettings(**settings),
+                max_concurrency=storage.upload_max_conn,
+                timeout=storage.timeout,
+                overwrite=True,
+            )
+        self._count_sdk_upload(item.size)
+
+    def _count_sdk_upload(self, size: int) -> None:
+        single = self.max_single_put_size or 64 * 1024 * 1024
+        if size <= single:
+            self.requests["PUT"] += 1
+        else:
+            block = self.max_block_size or 4 * 1024 * 1024
+            self.requests["PUT"] += -(-size // block) + 1
+
+    def _upload_through_storage(self, item: Prepared) -> None:
+        """A subclass writes its own way: call its ``_save``, with our MD5
+        added to the content settings it asks ``get_object_parameters`` for.
+        Like stock collectstatic, delete first unless it overwrites."""
+        storage: Any = self.storage
+        name = item.file.name
+        self._hook_parameters()
+        if item.params["exists"] and not storage.overwrite_files:
+            storage.delete(name)
+            self.requests["DELETE"] += 1
+        with self._carrying_md5(self.key(name), item.md5), item.file.open() as source:
+            storage._save(name, File(source, name=name))
+        self._count_sdk_upload(item.size)
+
+    @contextmanager
+    def _carrying_md5(self, key: str, md5: str) -> Iterator[None]:
+        self._local.md5 = (key, md5)
+        try:
+            yield
+        finally:
+            self._local.md5 = None
+
+    def _hook_parameters(self) -> None:
+        with self._lock:
+            if self._hooked is not None:
+                return
+            storage: Any = self.storage
+            original = storage.get_object_parameters
+            had_own = "get_object_parameters" in vars(storage)
+            local = self._local
+
+            def get_object_parameters(name: str) -> dict[str, Any]:
+                params = dict(original(name))
+                pending = getattr(local, "md5", None)
+                if pending and pending[0] == name and "content_md5" not in params:
+                    params["content_md5"] = bytearray(bytes.fromhex(pending[1]))
+                return params
+
+            storage.get_object_parameters = get_object_parameters
+            self._hooked = (original, had_own)
+
+    # -- small objects -----------------------------------------------------
+    def read_small(self, name: str) -> bytes | None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        self.requests["GET"] += 1
+        try:
+            data: bytes = self.client.download_blob(self.key(name)).readall()
+        except ResourceNotFoundError:
+            return None
+        except Exception as exc:  # noqa: BLE001
+            raise self._classify(exc, self.key(name)) from exc
+        return data
+
+    def write_small(self, name: str, data: bytes, content_type: str) -> None:
+        from azure.storage.blob import ContentSettings
+
+        self.requests["PUT"] += 1
+        try:
+            self.client.upload_blob(
+                self.key(name), data, overwrite=True,
+                content_settings=ContentSettings(content_type=content_type,
+                                                 content_md5=bytearray.fromhex(fp.md5_hex(data))),
+            )
+        except Exception as exc:  # noqa: BLE001
+            raise self._classify(exc, self.key(name)) from exc
+
+    def delete_many(self, names: list[str]) -> None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        for name in names:
+            self.requests["DELETE"] += 1
+            try:
+                self.client.delete_blob(self.key(name))
+            except ResourceNotFoundError:
+                pass
+            except Exception as exc:  # noqa: BLE001
+                raise self._classify(exc, self.key(name)) from exc
+
+    # -- errors ------------------------------------------------------------
+    def is_transient(self, exc: BaseException) -> bool:
+        if isinstance(exc, TransferError):
+            return exc.transient
+        return self._classify(exc, "").transient
+
+    def _classify(self, exc: BaseException, key: str) -> TransferError:
+        status = getattr(exc, "status_code", None)
+        text = _one_line(exc)
+        transient = status in (408, 429, 500, 502, 503, 504) or type(exc).__name__ in (
+            "ServiceRequestError", "ServiceResponseError", "ServiceRequestTimeoutError",
+            "ServiceResponseTimeoutError",
+        ) or any(
+            marker in text
+            for marker in ("503", "500 Internal", "ServerBusy", "OperationTimedOut",
+                           "timed out", "Connection reset", "Connection aborted",
+                           "error sending request", "Service Unavailable")
+        )
+        if status in (400, 401, 403, 404, 409, 412):
+            transient = False
+        return TransferError("%s (blob %s)" % (text, key) if key else text, transient=transient)
+
+    def explain(self, exc: BaseException) -> str | None:
+        text = str(exc)
+        if "ContainerNotFound" in text:
+            return ("The container '%s' does not exist: create it or fix AZURE_CONTAINER."
+                    % self.container_name)
+        if "AuthenticationFailed" in text or "AuthorizationFailure" in text or "403" in text:
+            return ("Access denied on container '%s': check the account key, SAS token or "
+                    "credential, and that it may list and write blobs." % self.container_name)
+        if "Failed to establish" in text or "error sending request" in text or "Connection refused" in text:
+            return "The Azure endpoint cannot be reached: check the connection string and the network."
+        return None
+
+    def close(self) -> None:
+        self._fast = None
+        if self._hooked is not None:
+            original, had_own = self._hooked
+            if had_own:
+                self.storage.get_object_parameters = original  # type: ignore[method-assign]
+            else:
+                vars(self.storage).pop("get_object_parameters", None)
+            self._hooked = None
+
+
+def _one_line(exc: BaseException) -> str:
+    """One line for an SDK or obstore error: the HTTP status and Azure error
+    code when known, then the first line of the message."""
+    full = str(exc).strip()
+    first = (full.splitlines() or [""])[0]
+    status = getattr(exc, "status_code", None)
+    code = getattr(exc, "error_code", None)
+    if code is None:
+        found = re.search(r"ErrorCode:\s*(\w+)|<Code>(\w+)</Code>", full)
+        code = found and (found.group(1) or found.group(2))
+    if status is None:
+        found = re.search(r"status code: (\d{3})|status: (\d{3})", full)
+        status = found and (found.group(1) or found.group(2))
+    head = " ".join(p for p in ("HTTP %s" % status if status else "", str(code or "")) if p)
+    return "%s: %s" % (head or type(exc).__name__, first)
+
+
+class _ObstoreWriter:
+    """Writes blobs with obstore's AzureStore in one Put Blob each, from the
+    storage's account endpoint and shared key."""
+
+    def __init__(self, container: str, config: dict[str, Any], options: dict[str, Any]) -> None:
+        self.container = container
+        self.config = config
+        self.options = options
+        self._store: Any = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def for_storage(cls, storage: Any, workers: int) -> _ObstoreWriter | None:
+        try:
+            import obstore  # noqa: F401
+        except ImportError:
+            return None
+        if type(storage)._save is not _storage_class()._save:
+            return None
+        if type(storage)._get_service_client is not _storage_class()._get_service_client:
+            return None
+        if storage.client_options or storage.api_version:
+            return None  # proxies, transports, versions obstore would not honour
+        service = storage.service_client
+        credential = service.credential
+        account = getattr(credential, "account_name", None)
+        key = getattr(credential, "account_key", None)
+        if not account or not key:
+            return None  # SAS and token credentials: the SDK path
+        endpoint = service.url.split("?", 1)[0].rstrip("/")
+        config = {"account_name": account, "account_key": key, "endpoint": endpoint}
+        options: dict[str, Any] = {
+            "pool_max_idle_per_host": str(max(workers, 10)),
+            "timeout": "%ds" % max(int(storage.timeout or 20), 300),
+            "connect_timeout": "60s",
+        }
+        if endpoint.startswith("http://"):
+            options["allow_http"] = True
+        return cls(storage.azure_container, config, options)
+
+    def can_write(self, item: Prepared) -> bool:
+        if item.size > FAST_MAX_SIZE:
+            return False
+        settings = item.params["settings"]
+        if not set(settings) <= set(_FAST_SETTINGS):
+            return False
+        return all(v is None or (isinstance(v, str) and v.isascii()) for v in settings.values())
+
+    def store(self) -> Any:
+        with self._lock:
+            if self._store is None:
+                from obstore.store import AzureStore
+
+                self._store = AzureStore(
+                    self.container, config=dict(self.config), client_options=dict(self.options)
+                )
+            return self._store
+
+    def put(self, key: str, item: Prepared) -> None:
+        import obstore
+
+        attributes = {
+            _FAST_SETTINGS[name]: value
+            for name, value in item.params["settings"].items()
+            if value is not None
+        }
+        with item.open() as body:
+            obstore.put(self.store(), key, body.read(), attributes=attributes, use_multipart=False)

@@ -1,0 +1,430 @@
+"""Google Cloud Storage (``storages.backends.gcloud.GoogleCloudStorage``).
+
+Listing: one paginated objects.list over the storage's location, asking only
+for each object's name, size, ``md5Hash`` and ``crc32c``. The token is the MD5
+(hex); composite objects have no MD5, and show ``crc32c:<base64>`` instead,
+which a file matches when its CRC32C is the same. Fingerprint: the hashes of
+the exact bytes the storage would upload (gzip-compressed by the storage's own
+``_compress_content`` where it compresses). Upload: through obstore where
+the object comes out the same (no predefined ACL, no content encoding, simple
+headers and lowercase metadata), otherwise with the storage's own client and
+blob parameters, or through its ``_save`` when a subclass overrides it.
+"""
+
+from __future__ import annotations
+
+import base64
+import mimetypes
+import threading
+from datetime import timezone
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.core.files import File
+from django.core.files.storage import Storage
+
+from .. import fingerprint as fp
+from ..plan import RemoteState
+from ..sources import LocalFile
+from .base import Adapter, Prepared, TransferError, spool_path
+
+_MODULE = "storages.backends.gcloud"
+
+
+def _storage_class() -> Any:
+    """GoogleCloudStorage, imported only when a storage derives from it (the
+    Google libraries are slow to import, and warn on old Pythons)."""
+    try:
+        from storages.backends.gcloud import GoogleCloudStorage
+    except (ImportError, ImproperlyConfigured):  # pragma: no cover - the [gcs] extra is missing
+        return None
+    return GoogleCloudStorage
+
+CRC_PREFIX = "crc32c:"
+DEFAULT_API = "https://storage.googleapis.com"
+# Blob properties obstore writes as the JSON API would (XML headers).
+_FAST_PROPERTIES = {
+    "cache_control": "Cache-Control",
+    "content_disposition": "Content-Disposition",
+    "content_language": "Content-Language",
+}
+# Bodies up to this size go through obstore in one request (held in memory).
+FAST_MAX_SIZE = 64 * 1024 * 1024
+# google-cloud-storage: one multipart request up to this size, else resumable.
+_MAX_MULTIPART_SIZE = 8 * 1024 * 1024
+_DEFAULT_CHUNK = 100 * 1024 * 1024
+
+
+def listing_token(md5_b64: str | None, crc32c_b64: str | None) -> str | None:
+    """The token of a listed object: its MD5 in hex, else its CRC32C."""
+    if md5_b64:
+        return fp.b64_md5_to_hex(md5_b64)
+    if crc32c_b64:
+        return CRC_PREFIX + crc32c_b64
+    return None
+
+
+class GCSAdapter(Adapter):
+    label = "gcs"
+
+    @classmethod
+    def handles(cls, storage: Storage) -> bool:
+        if not any(k.__module__ == _MODULE for k in type(storage).__mro__):
+            return False
+        base = _storage_class()
+        return base is not None and isinstance(storage, base)
+
+    def __init__(self, storage: Storage, *, workers: int = 32) -> None:
+        super().__init__(storage, workers=workers)
+        self.bucket_name: str = storage.bucket_name  # type: ignore[attr-defined]
+        self.prefix: str = storage._normalize_name("x")[:-1]  # type: ignore[attr-defined]
+        self._size_pool(storage.client, workers)  # type: ignore[attr-defined]
+        _ = storage.bucket  # type: ignore[attr-defined]  # built now, not raced for by workers
+        self._fast: _ObstoreWriter | None = None
+        from .. import conf
+
+        if conf.get("FAST_TRANSFER"):
+            self._fast = _ObstoreWriter.for_storage(storage, workers)
+
+    @staticmethod
+    def _size_pool(client: Any, workers: int) -> None:
+        """Let the client's HTTP session keep one connection per worker."""
+        session = getattr(client, "_http", None)
+        adapters = getattr(session, "adapters", None)
+        if not adapters:
+            return
+        import requests.adapters
+
+        for scheme, current in list(adapters.items()):
+            if type(current) is requests.adapters.HTTPAdapter and current._pool_maxsize < workers:
+                session.mount(scheme, requests.adapters.HTTPAdapter(
+                    pool_connections=current._pool_connections,
+                    pool_maxsize=workers,
+                    max_retries=current.max_retries,
+                ))
+
+    # -- where -------------------------------------------------------------
+    def key(self, name: str) -> str:
+        from storages.utils import clean_name
+
+        return self.storage._normalize_name(clean_name(name))  # type: ignore[attr-defined]
+
+    @property
+    def bucket(self) -> Any:
+        return self.storage.bucket  # type: ignore[attr-defined]
+
+    def describe(self) -> str:
+        return "GCS bucket '%s' under '%s'" % (self.bucket_name, self.prefix or "/")
+
+    # -- list --------------------------------------------------------------
+    def inventory(self) -> dict[str, RemoteState]:
+        found: dict[str, RemoteState] = {}
+        cut = len(self.prefix)
+        blobs = self.storage.client.list_blobs(  # type: ignore[attr-defined]
+            self.bucket_name,
+            prefix=self.prefix or None,
+            projection="noAcl",
+            fields="items(name,size,md5Hash,crc32c),nextPageToken",
+        )
+        for page in blobs.pages:
+            self.requests["LIST"] += 1
+            for blob in page:
+                size = int(blob.size) if blob.size is not None else None
+                found[blob.name[cut:]] = RemoteState(listing_token(blob.md5_hash, blob.crc32c), size)
+        return found
+
+    # -- fingerprint -------------------------------------------------------
+    def write_parameters(self, name: str) -> tuple[dict[str, Any], bool]:
+        """What ``GoogleCloudStorage._save`` would write for ``name``: the
+        predefined ACL, the content type, the blob properties; and whether
+        it gzips the body."""
+        storage: Any = self.storage
+        key = self.key(name)
+        mime_type, mime_encoding = mimetypes.guess_type(key)
+        blob = dict(storage.get_object_parameters(key))
+        if mime_encoding and "content_encoding" not in blob:
+            blob["content_encoding"] = mime_encoding
+        acl = blob.pop("acl", storage.default_acl)
+        content_type = blob.pop("content_type", mime_type)
+        gzipped = bool(
+            storage.gzip
+            and content_type in storage.gzip_content_types
+            and "content_encoding" not in blob
+        )
+        if gzipped:
+            blob["content_encoding"] = "gzip"
+        return {"acl": acl, "content_type": content_type, "blob": blob}, gzipped
+
+    def prepare(self, file: LocalFile, remote: RemoteState | None) -> Prepared:
+        params, gzipped = self.write_parameters(file.name)
+        if gzipped or not file.path:
+            body = spool_path()
+            with file.open() as source, open(body, "wb") as out:
+                if gzipped:
+                    # The storage's own compression: the very bytes it uploads.
+                    compressed = self.storage._compress_content(File(source, name=file.name))  # type: ignore[attr-defined]
+                    for block in fp.iter_blocks(compressed):
+                        out.write(block)
+                else:
+                    for block in fp.iter_blocks(source):
+                        out.write(block)
+            item = Prepared(file, body, 0, "", params=params, temporary=True)
+        else:
+            item = Prepared(file, file.path, 0, "", params=params)
+        with item.open() as body_file:
+            item.md5, item.size = fp.md5_of_file(body_file)
+        item.tokens.add(item.md5)
+        if remote is not None and remote.token and remote.token.startswith(CRC_PREFIX):
+            with item.open() as body_file:
+                crc = fp.crc32c_b64(body_file)
+            if crc is not None:
+                item.tokens.add(CRC_PREFIX + crc)
+        return item
+
+    def expected_token(self, item: Prepared) -> str | None:
+        return item.md5
+
+    # -- upload ------------------------------------------------------------
+    def upload(self, item: Prepared) -> str | None:
+        key = self.key(item.file.name)
+        try:
+            if self._fast is not None and self._fast.can_write(item):
+                self._fast.put(key, item)
+                self.requests["PUT"] += 1
+            elif type(self.storage)._save is _storage_class()._save:
+                self._upload_with_client(key, item)
+            else:
+                with item.file.open() as source:
+                    self.storage._save(item.file.name, File(source, name=item.file.name))  # type: ignore[attr-defined]
+                self.requests["GET"] += 1  # GoogleCloudFile looks the blob up first
+                self._count_client_upload(item.size if not item.temporary else None)
+        except TransferError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - classified and re-raised
+            raise self._classify(exc, key) from exc
+        return None
+
+    def _upload_with_client(self, key: str, item: Prepared) -> None:
+        """``GoogleCloudStorage._save`` without its lookup of the existing
+        blob: the same properties, ACL, content type and bytes."""
+        from google.cloud.storage import Blob
+        from google.cloud.storage.retry import DEFAULT_RETRY
+
+        storage: Any = self.storage
+        blob = Blob(key, storage.bucket, chunk_size=storage.blob_chunk_size)
+        for prop, value in item.params["blob"].items():
+            setattr(blob, prop, value)
+        with item.open() as body:
+            blob.upload_from_file(
+                body,
+                rewind=True,
+                retry=DEFAULT_RETRY,
+                size=item.size,
+                predefined_acl=item.params["acl"],
+                content_type=item.params["content_type"],
+            )
+        self._count_client_upload(item.size)
+
+    def _count_client_upload(self, size: int | None) -> None:
+        if size is not None and size <= _MAX_MULTIPART_SIZE:
+            self.requests["POST"] += 1
+            return
+        chunk = getattr(self.storage, "blob_chunk_size", None) or _DEFAULT_CHUNK
+        self.requests["POST"] += 1
+        self.requests["PUT"] += max(1, -(-(size or 0) // chunk))
+
+    # -- small objects -----------------------------------------------------
+    def read_small(self, name: str) -> bytes | None:
+        from google.api_core.exceptions import NotFound
+
+        self.requests["GET"] += 1
+        try:
+            data: bytes = self.bucket.blob(self.key(name)).download_as_bytes()
+        except NotFound:
+            return None
+        except Exception as exc:  # noqa: BLE001
+            raise self._classify(exc, self.key(name)) from exc
+        return data
+
+    def write_small(self, name: str, data: bytes, content_type: str) -> None:
+        self.requests["POST"] += 1
+        try:
+            self.bucket.blob(self.key(name)).upload_from_string(data, content_type=content_type)
+        except Exception as exc:  # noqa: BLE001
+            raise self._classify(exc, self.key(name)) from exc
+
+    def delete_many(self, names: list[str]) -> None:
+        from google.api_core.exceptions import NotFound
+
+        for name in names:
+            self.requests["DELETE"] += 1
+            try:
+                self.bucket.delete_blob(self.key(name))
+            except NotFound:
+                pass
+            except Exception as exc:  # noqa: BLE001
+                raise self._classify(exc, self.key(name)) from exc
+
+    # -- errors ------------------------------------------------------------
+    def is_transient(self, exc: BaseException) -> bool:
+        if isinstance(exc, TransferError):
+            return exc.transient
+        return self._classify(exc, "").transient
+
+    def _classify(self, exc: BaseException, key: str) -> TransferError:
+        code = getattr(exc, "code", None)
+        text = "%s: %s" % (type(exc).__name__, _first_line(exc))
+        transient = code in (408, 429, 500, 502, 503, 504) or any(
+            marker in text
+            for marker in ("503", "500 Internal", "502", "504", "429", "Too Many Requests",
+                           "timed out", "Timeout", "Connection reset", "Connection aborted",
+                           "ConnectionError", "RemoteDisconnected", "error sending request",
+                           "Service Unavailable")
+        )
+        if code in (400, 401, 403, 404, 412):
+            transient = False
+        return TransferError("%s (object %s)" % (text, key) if key else text, transient=transient)
+
+    def explain(self, exc: BaseException) -> str | None:
+        text = str(exc)
+        if "404" in text and ("bucket" in text.lower() or "Not Found" in text):
+            return ("The bucket '%s' does not exist or is not visible: create it or fix "
+                    "GS_BUCKET_NAME." % self.bucket_name)
+        if "403" in text or "Forbidden" in text or "AccessDenied" in text:
+            return ("Access denied on bucket '%s': the credentials need storage.objects.list "
+                    "and storage.objects.create (and delete, to overwrite) on it."
+                    % self.bucket_name)
+        if "401" in text or "Unauthorized" in text or "invalid_grant" in text:
+            return "The Google credentials were rejected: check GS_CREDENTIALS or GOOGLE_APPLICATION_CREDENTIALS."
+        if "Connection refused" in text or "error sending request" in text or "Max retries exceeded" in text:
+            return "The GCS endpoint cannot be reached: check the network (and STORAGE_EMULATOR_HOST)."
+        return None
+
+    def close(self) -> None:
+        self._fast = None
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first line of an error (obstore's carry a multi-line debug dump)."""
+    return (str(exc).strip().splitlines() or [""])[0]
+
+
+class _TokenProvider:
+    """Bearer tokens for obstore from the storage client's google-auth
+    credentials (refreshed under a lock when they near expiry)."""
+
+    def __init__(self, credentials: Any) -> None:
+        self.credentials = credentials
+        self._lock = threading.Lock()
+
+    def __call__(self) -> dict[str, Any]:
+        from google.auth.transport.requests import Request
+
+        with self._lock:
+            if not self.credentials.valid:
+                self.credentials.refresh(Request())
+            expiry = self.credentials.expiry
+            if expiry is not None and expiry.tzinfo is None:
+                expiry = expiry.replace(tzinfo=timezone.utc)
+            return {"token": self.credentials.token, "expires_at": expiry}
+
+
+def _anonymous() -> dict[str, Any]:
+    # Emulators ignore the token; real GCS is never reached with this.
+    return {"token": "anonymous", "expires_at": None}
+
+
+class _ObstoreWriter:
+    """Writes objects with obstore's GCSStore (XML API PUT), configured from
+    the storage's client (endpoint and credentials)."""
+
+    def __init__(self, bucket: str, config: dict[str, Any], options: dict[str, Any],
+                 provider: Any) -> None:
+        self.bucket = bucket
+        self.config = config
+        self.options = options
+        self.provider = provider
+        self._store: Any = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def for_storage(cls, storage: Any, workers: int) -> _ObstoreWriter | None:
+        try:
+            import obstore  # noqa: F401
+        except ImportError:
+            return None
+        if type(storage)._save is not _storage_class()._save:
+            return None
+        from google.auth.credentials import AnonymousCredentials
+
+        client = storage.client
+        endpoint = str(getattr(client._connection, "API_BASE_URL", DEFAULT_API) or DEFAULT_API).rstrip("/")
+        config: dict[str, Any] = {}
+        options: dict[str, Any] = {
+            "pool_max_idle_per_host": str(max(workers, 10)),
+            "timeout": "300s",
+            "connect_timeout": "60s",
+        }
+        if endpoint != DEFAULT_API:
+            config["base_url"] = endpoint
+            if endpoint.startswith("http://"):
+                options["allow_http"] = True
+        credentials = getattr(client, "_credentials", None)
+        if isinstance(credentials, AnonymousCredentials):
+            if endpoint == DEFAULT_API:
+                return None  # anonymous writes to real GCS: leave them to the client
+            provider: Any = _anonymous
+        elif credentials is not None and hasattr(credentials, "refresh"):
+            provider = _TokenProvider(credentials)
+        else:
+            return None
+        return cls(storage.bucket_name, config, options, provider)
+
+    def can_write(self, item: Prepared) -> bool:
+        params = item.params
+        blob = params["blob"]
+        if params["acl"] or item.size > FAST_MAX_SIZE:
+            return False
+        if not set(blob) <= {*_FAST_PROPERTIES, "metadata"}:
+            return False
+        if any(not isinstance(v, str) or not v.isascii() for v in
+               [params["content_type"] or "", *(blob[p] for p in _FAST_PROPERTIES if p in blob)]):
+            return False
+        metadata = blob.get("metadata") or {}
+        for k, v in metadata.items():
+            # Header names are case-insensitive: only names that stay as they are.
+            if not isinstance(k, str) or k != k.lower() or not k.isascii() or not k or \
+                    not all(c.isalnum() or c in "-_" for c in k):
+                return False
+            if not isinstance(v, str) or not v.isascii() or v != v.strip():
+                return False
+        return True
+
+    def store(self) -> Any:
+        with self._lock:
+            if self._store is None:
+                from obstore.store import GCSStore
+
+                self._store = GCSStore(
+                    self.bucket,
+                    config=dict(self.config),
+                    client_options=dict(self.options),
+                    credential_provider=self.provider,
+                )
+            return self._store
+
+    def put(self, key: str, item: Prepared) -> None:
+        import obstore
+
+        blob = item.params["blob"]
+        attributes: dict[str, str] = {
+            "Content-Type": item.params["content_type"] or "application/octet-stream",
+        }
+        for prop, header in _FAST_PROPERTIES.items():
+            if blob.get(prop) is not None:
+                attributes[header] = blob[prop]
+        for k, v in (blob.get("metadata") or {}).items():
+            attributes[k] = v
+        with item.open() as body:
+            obstore.put(self.store(), key, body.read(), attributes=attributes, use_multipart=False)
+

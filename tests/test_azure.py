@@ -1,0 +1,388 @@
+"""Azure Blob: the core scenarios, over HTTP to Azurite (or a live container).
+Request counts are taken at the server by the test bed; in live mode they
+come from staticship's own report.
+
+Operation names (testbed.classify): ``List``; ``Upload`` (Put Blob);
+``PutBlock``/``PutBlockList`` (a blob in blocks); ``Get``/``GetProperties``;
+``Delete``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import pytest
+from django.contrib.staticfiles.storage import ManifestFilesMixin
+from django.core.management.base import CommandError
+from storages.backends.azure_storage import AzureStorage
+
+from staticship.backends.azure import AzureAdapter
+from staticship.storages import AzureManifestStorage
+
+from .conftest import AzureTarget, Tree, collectstatic, make_files
+from .test_manifest import Tuned, TunedLocal, local_output, write_site
+
+MIB = 1024 * 1024
+WRITES = ("Upload", "PutBlock", "PutBlockList", "Copy", "Delete", "Batch")
+
+
+def ops(azure: AzureTarget, run: Any) -> Counter[str]:
+    counts = azure.counts()
+    if counts is not None:
+        return counts
+    names = {"LIST": "List", "PUT": "Upload", "GET": "Get", "DELETE": "Delete"}
+    found: Counter[str] = Counter()
+    for kind, n in run.report.requests.items():
+        found[names.get(kind, kind)] += n
+    return found
+
+
+def location(azure: AzureTarget, name: str = "static") -> str:
+    return str(azure.storage_options(name)["location"])
+
+
+def assert_holds(azure: AzureTarget, prefix: str, expected: dict[str, bytes]) -> None:
+    """The container under ``prefix`` holds exactly ``expected``, proven by
+    the Content-MD5 every blob of ours carries."""
+    listed = {k[len(prefix):]: b for k, b in azure.objects(prefix).items()
+              if not k[len(prefix):].startswith(".staticship/")}
+    assert sorted(listed) == sorted(expected)
+    for name, blob in listed.items():
+        md5 = blob.content_settings.content_md5
+        assert md5 is not None, name
+        assert bytes(md5).hex() == hashlib.md5(expected[name]).hexdigest(), name
+
+
+def test_thousand_files_first_warm_and_edited(azure: AzureTarget, tree: Tree) -> None:
+    make_files(tree, 1000)
+    storages = azure.settings()
+    prefix = location(azure) + "/"
+
+    first = collectstatic(tree=tree, storages=storages)
+    counts = ops(azure, first)
+    assert counts["Upload"] == 1000
+    assert sum(counts.values()) - 1000 <= 3
+    assert counts["List"] == 1
+    assert first.output.rstrip().endswith("1000 static files copied.")
+    assert first.report.backend == "azure"
+    assert_holds(azure, prefix, tree.files)
+
+    tree.touch_all()
+    azure.reset()
+    warm = collectstatic(tree=tree, storages=storages)
+    counts = ops(azure, warm)
+    assert counts["List"] == 1
+    assert sum(counts.values()) <= 3
+    assert not any(counts[w] for w in WRITES)
+    assert warm.output.rstrip().endswith("0 static files copied, 1000 unmodified.")
+
+    edited = sorted(tree.files)[::100]
+    for name in edited:
+        tree.write(name, tree.files[name] + b"/* edited */")
+    azure.reset()
+    third = collectstatic(tree=tree, storages=storages)
+    counts = ops(azure, third)
+    assert counts["Upload"] == 10
+    assert sum(counts.values()) - 10 <= 3
+    assert sorted(third.report.uploaded) == edited
+    assert third.output.rstrip().endswith("10 static files copied, 990 unmodified.")
+    assert_holds(azure, prefix, tree.files)
+
+
+def test_location_names_are_relative(azure: AzureTarget, tree: Tree) -> None:
+    tree.write("js/app.js", b"app")
+    storages = azure.settings(location="deep/static")
+    root = location(azure, "deep/static")
+    azure.client.upload_blob(root + "-other/js/app.js", b"other")
+    azure.client.upload_blob("/".join(p for p in (azure.root, "js/app.js") if p), b"app")
+    first = collectstatic(tree=tree, storages=storages)
+    assert first.report.files == {"js/app.js": "new"}
+    second = collectstatic(tree=tree, storages=storages)
+    assert second.report.files == {"js/app.js": "unchanged"}
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["obstore", "sdk"])
+@pytest.mark.parametrize("size", [15, 5 * MIB], ids=["small", "above-4MiB"])
+def test_same_size_edit_is_uploaded(azure: AzureTarget, tree: Tree, size: int, fast: bool) -> None:
+    """Collectfasta treats a blob above 4 MiB whose size is unchanged as
+    unchanged; here the MD5 decides."""
+    data = os.urandom(size)
+    tree.write("media/blob.bin", data)
+    storages = azure.settings()
+    collectstatic(tree=tree, storages=storages, STATICSHIP_FAST_TRANSFER=fast)
+    edited = data[:-1] + bytes([data[-1] ^ 0xFF])
+    tree.write("media/blob.bin", edited)
+    run = collectstatic(tree=tree, storages=storages, STATICSHIP_FAST_TRANSFER=fast)
+    assert run.report.uploaded == ["media/blob.bin"]
+    assert run.report.files["media/blob.bin"] == "changed"
+    assert azure.get(location(azure) + "/media/blob.bin") == edited
+    assert_holds(azure, location(azure) + "/", tree.files)
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["obstore", "sdk"])
+def test_large_file_is_unchanged_on_the_second_run(azure: AzureTarget, tree: Tree, fast: bool) -> None:
+    big = os.urandom(20 * 1000 * 1000)
+    tree.write("video/intro.mp4", big)
+    tree.write("css/a.css", b"a{}")
+    storages = azure.settings()
+    first = collectstatic(tree=tree, storages=storages, STATICSHIP_FAST_TRANSFER=fast)
+    assert sorted(first.report.uploaded) == ["css/a.css", "video/intro.mp4"]
+    assert azure.get(location(azure) + "/video/intro.mp4") == big
+    assert_holds(azure, location(azure) + "/", tree.files)
+
+    tree.touch_all()
+    azure.reset()
+    second = collectstatic(tree=tree, storages=storages, STATICSHIP_FAST_TRANSFER=fast)
+    assert second.report.uploaded == []
+    assert sum(ops(azure, second).values()) <= 3
+
+    tree.write("video/intro.mp4", big[:100] + bytes([big[100] ^ 1]) + big[101:])
+    third = collectstatic(tree=tree, storages=storages, STATICSHIP_FAST_TRANSFER=fast)
+    assert third.report.uploaded == ["video/intro.mp4"]
+
+
+def test_blob_in_blocks_carries_its_md5(azure: AzureTarget, tree: Tree,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above the SDK's single-put size a blob goes in blocks, which leaves
+    Content-MD5 unset unless the client sends it: ours send it."""
+    monkeypatch.setattr(AzureAdapter, "max_single_put_size", 4 * MIB)
+    monkeypatch.setattr(AzureAdapter, "max_block_size", 4 * MIB)
+    big = os.urandom(10 * MIB)
+    tree.write("video/intro.mp4", big)
+    storages = azure.settings()
+    azure.reset()
+    first = collectstatic(tree=tree, storages=storages, STATICSHIP_FAST_TRANSFER=False)
+    assert first.report.uploaded == ["video/intro.mp4"]
+    counts = azure.counts()
+    if counts is not None:
+        assert counts["PutBlock"] == 3 and counts["PutBlockList"] == 1
+    assert_holds(azure, location(azure) + "/", tree.files)
+    tree.touch_all()
+    second = collectstatic(tree=tree, storages=storages, STATICSHIP_FAST_TRANSFER=False)
+    assert second.report.uploaded == []
+
+
+def test_blob_without_md5_is_replaced_then_stable(azure: AzureTarget, tree: Tree) -> None:
+    """A blob another tool wrote in blocks has no Content-MD5: nothing proves
+    it equal, so it is uploaded once; then the listing proves it."""
+    data = os.urandom(6 * MIB)
+    tree.write("big.bin", data)
+    from azure.storage.blob import ContainerClient
+
+    chunky = ContainerClient.from_connection_string(
+        azure.connection_string, azure.container, max_single_put_size=MIB, max_block_size=MIB)
+    key = location(azure) + "/big.bin"
+    chunky.upload_blob(key, data)
+    assert azure.objects(key)[key].content_settings.content_md5 is None
+    storages = azure.settings()
+    run = collectstatic(tree=tree, storages=storages)
+    assert run.report.files == {"big.bin": "changed"}
+    again = collectstatic(tree=tree, storages=storages)
+    assert again.report.files == {"big.bin": "unchanged"}
+
+
+def _describe(azure: AzureTarget, blob: Any) -> dict[str, Any]:
+    settings = blob.content_settings
+    return {
+        "content_type": settings.content_type,
+        "content_encoding": settings.content_encoding,
+        "content_language": settings.content_language,
+        "content_disposition": settings.content_disposition,
+        "cache_control": settings.cache_control,
+        "content_md5": bytes(settings.content_md5 or b"").hex(),
+        "metadata": blob.metadata,
+        "size": blob.size,
+        "blob_type": str(blob.blob_type),
+        "tier": blob.blob_tier,
+        "body": hashlib.md5(azure.get(blob.name)).hexdigest(),
+    }
+
+
+CONFIGS = {
+    "defaults": {},
+    "headers": {
+        "cache_control": "public, max-age=31536000, immutable",
+        "object_parameters": {"content_disposition": "inline", "content_language": "en"},
+    },
+}
+
+
+@pytest.mark.parametrize("config", sorted(CONFIGS))
+@pytest.mark.parametrize("fast", [True, False], ids=["obstore", "sdk"])
+def test_objects_equal_what_the_storage_writes(azure: AzureTarget, tree: Tree, fast: bool,
+                                               config: str) -> None:
+    tree.write("css/site.css", b"h1{}" * 100)
+    tree.write("js/app.js", b"let a = 1;" * 50)
+    tree.write("img/icon.svg", b"<svg/>" * 30)
+    tree.write("fonts/x.woff2", b"\0\1\2" * 10)
+    tree.write("data/archive.tar.gz", gzip.compress(b"tar", mtime=0))  # encoding from the name
+    tree.write("noext", b"no extension")
+    tree.write("odd name+1%.txt", b"odd")
+    extra = CONFIGS[config]
+    azure.reset()
+    ours = collectstatic(tree=tree, storages=azure.settings(location="ours", **extra),
+                         STATICSHIP_FAST_TRANSFER=fast)
+    assert len(ours.report.uploaded) == len(tree.files)
+    collectstatic("--disable-staticship", tree=tree,
+                  storages=azure.settings(location="stock", **extra))
+    ours_prefix = location(azure, "ours") + "/"
+    stock_prefix = location(azure, "stock") + "/"
+    ours_blobs = {k[len(ours_prefix):]: b for k, b in azure.objects(ours_prefix).items()}
+    stock_blobs = {k[len(stock_prefix):]: b for k, b in azure.objects(stock_prefix).items()}
+    assert sorted(ours_blobs) == sorted(stock_blobs) == sorted(tree.files)
+    for name in ours_blobs:
+        assert _describe(azure, ours_blobs[name]) == _describe(azure, stock_blobs[name]), name
+
+
+class CustomSave(AzureStorage):
+    """A subclass that writes its own way (and builds its own client, which
+    puts blobs in blocks above 1 MiB): uploads go through its _save, and
+    still carry their MD5."""
+
+    saved: list[str] = []
+
+    def _get_service_client(self) -> Any:
+        from azure.storage.blob import BlobServiceClient
+
+        return BlobServiceClient.from_connection_string(
+            self.connection_string, max_single_put_size=MIB, max_block_size=MIB)
+
+    def _save(self, name: str, content: Any) -> str:
+        CustomSave.saved.append(name)
+        return super()._save(name, content)
+
+
+def test_subclass_save_is_used_and_carries_md5(azure: AzureTarget, tree: Tree) -> None:
+    make_files(tree, 6)
+    tree.write("big.bin", os.urandom(3 * MIB))
+    CustomSave.saved = []
+    storages = azure.settings("tests.test_azure.CustomSave")
+    run = collectstatic(tree=tree, storages=storages)
+    assert sorted(CustomSave.saved) == sorted(tree.files)
+    assert_holds(azure, location(azure) + "/", tree.files)
+    # An edit: the blob exists and the storage does not overwrite, so it is
+    # deleted first, as stock collectstatic does.
+    tree.write("big.bin", os.urandom(3 * MIB))
+    azure.reset()
+    edited = collectstatic(tree=tree, storages=storages)
+    assert edited.report.uploaded == ["big.bin"]
+    assert_holds(azure, location(azure) + "/", tree.files)
+    again = collectstatic(tree=tree, storages=storages)
+    assert again.report.uploaded == [] and run.report.uploaded
+    # The storage object is left as it was found once the run is over.
+    storage = CustomSave(**azure.storage_options())
+    adapter = AzureAdapter(storage, workers=4)
+    adapter._hook_parameters()
+    assert "get_object_parameters" in vars(storage)
+    adapter.close()
+    assert "get_object_parameters" not in vars(storage)
+
+
+def test_dry_run_writes_nothing(azure: AzureTarget, tree: Tree) -> None:
+    make_files(tree, 12)
+    azure.reset()
+    run = collectstatic("--dry-run", tree=tree, storages=azure.settings())
+    assert not any(ops(azure, run)[w] for w in WRITES)
+    assert run.output.count("Would upload") == 12
+    assert azure.objects(location(azure) + "/") == {}
+
+
+def test_clear_removes_only_stale_files_in_the_location(azure: AzureTarget, tree: Tree) -> None:
+    root = location(azure)
+    azure.client.upload_blob(root + "/old/gone.js", b"x")
+    azure.client.upload_blob(root + "-other/keep.js", b"x")
+    tree.write("js/app.js", b"app")
+    run = collectstatic("--clear", tree=tree, storages=azure.settings())
+    assert run.report.deleted == ["old/gone.js"]
+    keys = set(azure.objects(root))
+    assert root + "/js/app.js" in keys
+    assert root + "/old/gone.js" not in keys
+    assert root + "-other/keep.js" in keys
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["obstore", "sdk"])
+def test_a_failing_upload_fails_the_run_clearly(azure: AzureTarget, tree: Tree, fast: bool) -> None:
+    if azure.live:
+        pytest.skip("needs the test bed's fault injection")
+    make_files(tree, 30)
+    azure.control.faults(fail_writes_after=5, fail_status=403)
+    with pytest.raises(CommandError) as info:
+        collectstatic(tree=tree, storages=azure.settings(), STATICSHIP_FAST_TRANSFER=fast)
+    message = str(info.value)
+    assert "failed" in message and "Access denied" in message
+
+
+def test_transient_errors_are_retried(azure: AzureTarget, tree: Tree) -> None:
+    if azure.live:
+        pytest.skip("needs the test bed's fault injection")
+    make_files(tree, 40)
+    azure.control.faults(transient_rate=0.2, seed=7)
+    run = collectstatic(tree=tree, storages=azure.settings())
+    azure.control.reset()
+    assert len(run.report.uploaded) == 40
+    assert_holds(azure, location(azure) + "/", tree.files)
+
+
+# -- manifest storage ---------------------------------------------------------
+class TunedAzure(Tuned, AzureManifestStorage):
+    pass
+
+
+def test_manifest_class_mirrors_s3s() -> None:
+    assert issubclass(AzureManifestStorage, ManifestFilesMixin)
+    assert AzureManifestStorage.overwrite_files is True
+    assert AzureManifestStorage.expiration_secs is None
+
+
+def test_manifest_container_equals_djangos_output(azure: AzureTarget, tree: Tree,
+                                                  tmp_path: Path) -> None:
+    write_site(tree)
+    expected = local_output(tree, tmp_path, TunedLocal, "a")
+    storages = azure.settings("tests.test_azure.TunedAzure")
+    run = collectstatic(tree=tree, storages=storages)
+    log = azure.control.requests() if azure.control is not None else []
+    assert run.report.backend == "azure"
+    assert run.report.post_processed
+    prefix = location(azure) + "/"
+    published = {k[len(prefix):]: azure.get(k) for k in azure.objects(prefix)
+                 if not k[len(prefix):].startswith(".staticship/")}
+    assert published == expected
+    if log:
+        files = [r["path"] for r in log if r["op"] == "Upload" and "/.staticship/" not in r["path"]]
+        assert len(files) == len(expected)
+        assert files[-1].endswith("/assets.json")
+
+    tree.touch_all()
+    azure.reset()
+    with mock.patch.object(ManifestFilesMixin, "post_process",
+                           side_effect=AssertionError("post-processed")) as post:
+        again = collectstatic(tree=tree, storages=storages)
+    assert not post.called
+    assert again.report.uploaded == []
+    counts = ops(azure, again)
+    assert counts["List"] == 1
+    assert sum(counts.values()) <= 3
+    assert not any(counts[w] for w in WRITES)
+
+
+def test_stock_collectstatic_works_with_the_manifest_class(azure: AzureTarget, tree: Tree,
+                                                           tmp_path: Path) -> None:
+    write_site(tree)
+    expected = local_output(tree, tmp_path, TunedLocal, "b")
+    storages = azure.settings("tests.test_azure.TunedAzure", location="stock")
+    collectstatic("--disable-staticship", tree=tree, storages=storages)
+    prefix = location(azure, "stock") + "/"
+    assert {k[len(prefix):]: azure.get(k) for k in azure.objects(prefix)} == expected
+
+
+def test_manifest_class_can_be_created_before_the_first_deployment(azure: AzureTarget) -> None:
+    """ManifestFilesMixin reads the manifest when the storage is created;
+    AzureStorage reports a missing blob with the SDK's own error."""
+    storage = AzureManifestStorage(**azure.storage_options("empty"))
+    assert storage.hashed_files == {}

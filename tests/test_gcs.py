@@ -1,0 +1,418 @@
+"""Google Cloud Storage: the core scenarios, over HTTP to fake-gcs-server (or a
+live bucket). Request counts are taken at the server by the test bed; in live
+mode they come from staticship's own report.
+
+Operation names (testbed.classify): ``List``; ``Upload`` (a JSON multipart
+upload or an XML PUT, one request each); ``ResumableStart``/``UploadPart``/
+``Commit`` (resumable uploads); ``Get``/``Head``; ``Delete``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Any
+from unittest import mock
+from urllib.parse import unquote
+
+import pytest
+from django.contrib.staticfiles.storage import ManifestFilesMixin, ManifestStaticFilesStorage
+from django.core.management.base import CommandError
+from storages.backends.gcloud import GoogleCloudStorage
+
+from staticship.storages import GoogleCloudManifestStorage
+
+from .conftest import GCSTarget, Tree, collectstatic, make_files
+from .test_manifest import Tuned, TunedLocal, local_output, write_site
+
+MIB = 1024 * 1024
+WRITES = ("Upload", "ResumableStart", "UploadPart", "Commit", "Compose", "Copy", "Delete",
+          "Patch", "Batch")
+
+
+def ops(gcs: GCSTarget, run: Any) -> Counter[str]:
+    counts = gcs.counts()
+    if counts is not None:
+        return counts
+    names = {"LIST": "List", "PUT": "Upload", "POST": "Upload", "GET": "Get", "DELETE": "Delete"}
+    found: Counter[str] = Counter()
+    for kind, n in run.report.requests.items():
+        found[names.get(kind, kind)] += n
+    return found
+
+
+def location(gcs: GCSTarget, name: str = "static") -> str:
+    return str(gcs.storage_options(name)["location"])
+
+
+def assert_holds(gcs: GCSTarget, prefix: str, expected: dict[str, bytes]) -> None:
+    """The bucket under ``prefix`` holds exactly ``expected`` (relative name ->
+    bytes as stored), compared through the MD5 the server computed."""
+    listed = {k[len(prefix):]: b for k, b in gcs.objects(prefix).items()
+              if not k[len(prefix):].startswith(".staticship/")}
+    assert sorted(listed) == sorted(expected)
+    for name, blob in listed.items():
+        assert blob.md5_hash == _b64md5(expected[name]), name
+
+
+def _b64md5(data: bytes) -> str:
+    import base64
+
+    return base64.b64encode(hashlib.md5(data).digest()).decode()
+
+
+def test_thousand_files_first_warm_and_edited(gcs: GCSTarget, tree: Tree) -> None:
+    make_files(tree, 1000)
+    storages = gcs.settings()
+    prefix = location(gcs) + "/"
+
+    first = collectstatic(tree=tree, storages=storages)
+    counts = ops(gcs, first)
+    assert counts["Upload"] == 1000
+    assert sum(counts.values()) - 1000 <= 3
+    assert counts["List"] == 1
+    assert first.output.rstrip().endswith("1000 static files copied.")
+    assert first.report.backend == "gcs"
+    assert_holds(gcs, prefix, tree.files)
+
+    tree.touch_all()
+    gcs.reset()
+    warm = collectstatic(tree=tree, storages=storages)
+    counts = ops(gcs, warm)
+    assert counts["List"] == 1
+    assert sum(counts.values()) <= 3
+    assert not any(counts[w] for w in WRITES)
+    assert warm.output.rstrip().endswith("0 static files copied, 1000 unmodified.")
+
+    edited = sorted(tree.files)[::100]
+    for name in edited:
+        tree.write(name, tree.files[name] + b"/* edited */")
+    gcs.reset()
+    third = collectstatic(tree=tree, storages=storages)
+    counts = ops(gcs, third)
+    assert counts["Upload"] == 10
+    assert sum(counts.values()) - 10 <= 3
+    assert sorted(third.report.uploaded) == edited
+    assert third.output.rstrip().endswith("10 static files copied, 990 unmodified.")
+    assert_holds(gcs, prefix, tree.files)
+
+
+def test_location_names_are_relative(gcs: GCSTarget, tree: Tree) -> None:
+    """Objects beside the location (a sibling prefix, the bucket root) are
+    not the storage's; listed names are relative to the location."""
+    tree.write("js/app.js", b"app")
+    storages = gcs.settings(location="deep/static")
+    bucket = gcs.client.bucket(gcs.bucket)
+    root = location(gcs, "deep/static")
+    bucket.blob(root + "-other/js/app.js").upload_from_string(b"other")
+    bucket.blob("/".join(p for p in (gcs.root, "js/app.js") if p)).upload_from_string(b"app")
+    first = collectstatic(tree=tree, storages=storages)
+    assert first.report.files == {"js/app.js": "new"}
+    second = collectstatic(tree=tree, storages=storages)
+    assert second.report.files == {"js/app.js": "unchanged"}
+
+
+@pytest.mark.parametrize("size", [15, 5 * MIB], ids=["small", "above-4MiB"])
+def test_same_size_edit_is_uploaded(gcs: GCSTarget, tree: Tree, size: int) -> None:
+    data = os.urandom(size)
+    tree.write("media/blob.bin", data)
+    storages = gcs.settings()
+    collectstatic(tree=tree, storages=storages)
+    edited = data[:-1] + bytes([data[-1] ^ 0xFF])  # same length
+    tree.write("media/blob.bin", edited)
+    gcs.reset()
+    run = collectstatic(tree=tree, storages=storages)
+    assert run.report.uploaded == ["media/blob.bin"]
+    assert run.report.files["media/blob.bin"] == "changed"
+    assert gcs.get(location(gcs) + "/media/blob.bin") == edited
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["obstore", "through-storage"])
+def test_large_file_is_unchanged_on_the_second_run(gcs: GCSTarget, tree: Tree, fast: bool) -> None:
+    big = os.urandom(20 * 1000 * 1000)
+    tree.write("video/intro.mp4", big)
+    tree.write("css/a.css", b"a{}")
+    storages = gcs.settings()
+    first = collectstatic(tree=tree, storages=storages, STATICSHIP_FAST_TRANSFER=fast)
+    assert sorted(first.report.uploaded) == ["css/a.css", "video/intro.mp4"]
+    key = location(gcs) + "/video/intro.mp4"
+    assert gcs.get(key) == big
+    counts = gcs.counts()
+    if counts is not None and not fast:
+        # Above 8 MB google-cloud-storage uploads in a resumable session.
+        assert counts["ResumableStart"] == 1
+
+    tree.touch_all()
+    gcs.reset()
+    second = collectstatic(tree=tree, storages=storages, STATICSHIP_FAST_TRANSFER=fast)
+    assert second.report.uploaded == []
+    assert sum(ops(gcs, second).values()) <= 3
+
+    tree.write("video/intro.mp4", big[:100] + bytes([big[100] ^ 1]) + big[101:])
+    third = collectstatic(tree=tree, storages=storages, STATICSHIP_FAST_TRANSFER=fast)
+    assert third.report.uploaded == ["video/intro.mp4"]
+
+
+def test_gzip_on_upload_is_stable_and_equals_the_storage(gcs: GCSTarget, tree: Tree) -> None:
+    css = b"body { margin: 0 }\n" * 300
+    tree.write("css/site.css", css)
+    tree.write("js/app.js", b"let x = 1;\n" * 200)
+    tree.write("img/logo.png", b"\x89PNG" + b"\0" * 500)
+    storages = gcs.settings(gzip=True)
+    first = collectstatic(tree=tree, storages=storages)
+    assert sorted(first.report.uploaded) == ["css/site.css", "img/logo.png", "js/app.js"]
+    prefix = location(gcs) + "/"
+    blobs = gcs.objects(prefix)
+    assert blobs[prefix + "css/site.css"].content_encoding == "gzip"
+    assert blobs[prefix + "css/site.css"].content_type == "text/css"
+    assert blobs[prefix + "img/logo.png"].content_encoding is None
+    stored = gcs.get(prefix + "css/site.css")
+    assert gzip.decompress(stored) == css
+
+    stock = collectstatic("--disable-staticship", tree=tree,
+                          storages=gcs.settings(location="stock", gzip=True))
+    assert "copied" in stock.output
+    stock_prefix = location(gcs, "stock") + "/"
+    for name in ("css/site.css", "js/app.js", "img/logo.png"):
+        assert gcs.get(stock_prefix + name) == gcs.get(prefix + name), name
+
+    tree.touch_all()
+    gcs.reset()
+    second = collectstatic(tree=tree, storages=storages)
+    assert second.report.uploaded == []
+    counts = ops(gcs, second)
+    assert sum(counts.values()) <= 3
+    assert not any(counts[w] for w in WRITES)
+
+    tree.write("css/site.css", css + b"p{}\n")
+    third = collectstatic(tree=tree, storages=storages)
+    assert third.report.uploaded == ["css/site.css"]
+    assert gzip.decompress(gcs.get(prefix + "css/site.css")) == css + b"p{}\n"
+
+
+def test_composite_objects_compare_by_crc32c(gcs: GCSTarget, tree: Tree,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Composite objects list a crc32c and no md5Hash. fake-gcs-server gives
+    composed objects an MD5 anyway, so the listing is made to look composite:
+    unchanged files are proven by CRC32C, an edited one is not."""
+    from staticship.backends import gcs as gcs_backend
+
+    make_files(tree, 12)
+    storages = gcs.settings()
+    collectstatic(tree=tree, storages=storages)
+    original = gcs_backend.listing_token
+    monkeypatch.setattr(gcs_backend, "listing_token", lambda md5, crc: original(None, crc))
+    tree.touch_all()
+    gcs.reset()
+    warm = collectstatic(tree=tree, storages=storages)
+    assert warm.report.uploaded == []
+    assert not any(ops(gcs, warm)[w] for w in WRITES)
+    name = sorted(tree.files)[5]
+    tree.write(name, tree.files[name][::-1] + b"!")
+    edited = collectstatic(tree=tree, storages=storages)
+    assert edited.report.uploaded == [name]
+
+
+def test_composed_object_is_recognised(gcs: GCSTarget, tree: Tree) -> None:
+    """An object made with compose holds the same bytes: unchanged."""
+    tree.write("big.bin", b"hello " + b"world")
+    storages = gcs.settings()
+    bucket = gcs.client.bucket(gcs.bucket)
+    key = location(gcs) + "/big.bin"
+    parts = [bucket.blob(key + ".p1"), bucket.blob(key + ".p2")]
+    parts[0].upload_from_string(b"hello ")
+    parts[1].upload_from_string(b"world")
+    bucket.blob(key).compose(parts)
+    for part in parts:
+        part.delete()
+    run = collectstatic(tree=tree, storages=storages)
+    assert run.report.files == {"big.bin": "unchanged"}
+
+
+PROPERTIES = ("contentType", "contentEncoding", "cacheControl", "contentDisposition",
+              "contentLanguage", "metadata", "size", "md5Hash", "storageClass")
+
+
+def _describe(gcs: GCSTarget, blob: Any) -> dict[str, Any]:
+    props = blob._properties
+    return {
+        **{p: props.get(p) for p in PROPERTIES},
+        "acl": sorted((a.get("entity"), a.get("role")) for a in props.get("acl") or []),
+        "body": hashlib.md5(gcs.get(blob.name)).hexdigest(),
+    }
+
+
+CONFIGS = {
+    "headers": {
+        "object_parameters": {
+            "cache_control": "public, max-age=31536000, immutable",
+            "content_disposition": "inline",
+            "content_language": "en",
+            "metadata": {"release": "2026.11"},
+        },
+    },
+    "acl-gzip": {
+        "gzip": True,
+        "default_acl": "publicRead",
+        "object_parameters": {"cache_control": "max-age=60", "metadata": {"Release": "X"}},
+    },
+}
+
+
+@pytest.mark.parametrize("config", sorted(CONFIGS))
+@pytest.mark.parametrize("fast", [True, False], ids=["obstore", "through-storage"])
+def test_objects_equal_what_the_storage_writes(gcs: GCSTarget, tree: Tree, fast: bool,
+                                               config: str) -> None:
+    tree.write("css/site.css", b"h1{}" * 100)
+    tree.write("js/app.js", b"let a = 1;" * 50)
+    tree.write("img/icon.svg", b"<svg/>" * 30)
+    tree.write("fonts/x.woff2", b"\0\1\2" * 10)
+    tree.write("data/archive.tar.gz", gzip.compress(b"tar", mtime=0))  # encoding from the name
+    tree.write("noext", b"no extension")
+    tree.write("odd name+1%.txt", b"odd")
+    extra = CONFIGS[config]
+    gcs.reset()
+    ours = collectstatic(tree=tree, storages=gcs.settings(location="ours", **extra),
+                         STATICSHIP_FAST_TRANSFER=fast)
+    assert len(ours.report.uploaded) == len(tree.files)
+    if gcs.control is not None:
+        xml_puts = [r for r in gcs.control.requests("Upload") if not r["path"].startswith("/upload/")]
+        if fast and config == "headers":
+            # Everything but the gzip-encoded archive goes through obstore.
+            assert len(xml_puts) == len(tree.files) - 1
+        elif not fast:
+            assert xml_puts == []
+    collectstatic("--disable-staticship", tree=tree,
+                  storages=gcs.settings(location="stock", **extra))
+    ours_prefix = location(gcs, "ours") + "/"
+    stock_prefix = location(gcs, "stock") + "/"
+    ours_blobs = {k[len(ours_prefix):]: b for k, b in gcs.objects(ours_prefix).items()}
+    stock_blobs = {k[len(stock_prefix):]: b for k, b in gcs.objects(stock_prefix).items()}
+    assert sorted(ours_blobs) == sorted(stock_blobs) == sorted(tree.files)
+    for name in ours_blobs:
+        assert _describe(gcs, ours_blobs[name]) == _describe(gcs, stock_blobs[name]), name
+
+
+class CustomSave(GoogleCloudStorage):
+    """A subclass that writes its own way: uploads go through its _save."""
+
+    saved: list[str] = []
+
+    def _save(self, name: str, content: Any) -> str:
+        CustomSave.saved.append(name)
+        return super()._save(name, content)
+
+
+def test_subclass_save_is_used(gcs: GCSTarget, tree: Tree) -> None:
+    make_files(tree, 6)
+    CustomSave.saved = []
+    storages = gcs.settings("tests.test_gcs.CustomSave")
+    run = collectstatic(tree=tree, storages=storages)
+    assert sorted(CustomSave.saved) == sorted(tree.files)
+    assert_holds(gcs, location(gcs) + "/", tree.files)
+    again = collectstatic(tree=tree, storages=storages)
+    assert again.report.uploaded == [] and run.report.uploaded
+
+
+def test_dry_run_writes_nothing(gcs: GCSTarget, tree: Tree) -> None:
+    make_files(tree, 12)
+    gcs.reset()
+    run = collectstatic("--dry-run", tree=tree, storages=gcs.settings())
+    assert not any(ops(gcs, run)[w] for w in WRITES)
+    assert run.output.count("Would upload") == 12
+    assert gcs.objects(location(gcs) + "/") == {}
+
+
+def test_clear_removes_only_stale_files_in_the_location(gcs: GCSTarget, tree: Tree) -> None:
+    root = location(gcs)
+    bucket = gcs.client.bucket(gcs.bucket)
+    bucket.blob(root + "/old/gone.js").upload_from_string(b"x")
+    bucket.blob(root + "-other/keep.js").upload_from_string(b"x")
+    tree.write("js/app.js", b"app")
+    run = collectstatic("--clear", tree=tree, storages=gcs.settings())
+    assert run.report.deleted == ["old/gone.js"]
+    keys = set(gcs.objects(root))
+    assert root + "/js/app.js" in keys
+    assert root + "/old/gone.js" not in keys
+    assert root + "-other/keep.js" in keys
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["obstore", "through-storage"])
+def test_a_failing_upload_fails_the_run_clearly(gcs: GCSTarget, tree: Tree, fast: bool) -> None:
+    if gcs.live:
+        pytest.skip("needs the test bed's fault injection")
+    make_files(tree, 30)
+    gcs.control.faults(fail_writes_after=5, fail_status=403)
+    with pytest.raises(CommandError) as info:
+        collectstatic(tree=tree, storages=gcs.settings(), STATICSHIP_FAST_TRANSFER=fast)
+    message = str(info.value)
+    assert "failed" in message and "Access denied" in message
+
+
+def test_transient_errors_are_retried(gcs: GCSTarget, tree: Tree) -> None:
+    if gcs.live:
+        pytest.skip("needs the test bed's fault injection")
+    make_files(tree, 40)
+    gcs.control.faults(transient_rate=0.2, seed=7)
+    run = collectstatic(tree=tree, storages=gcs.settings())
+    gcs.control.reset()
+    assert len(run.report.uploaded) == 40
+    assert_holds(gcs, location(gcs) + "/", tree.files)
+
+
+# -- manifest storage ---------------------------------------------------------
+class TunedGCS(Tuned, GoogleCloudManifestStorage):
+    pass
+
+
+def test_manifest_class_mirrors_s3s() -> None:
+    assert issubclass(GoogleCloudManifestStorage, ManifestFilesMixin)
+    assert GoogleCloudManifestStorage.querystring_auth is False
+    assert GoogleCloudManifestStorage.file_overwrite is True
+    assert not issubclass(GoogleCloudManifestStorage, ManifestStaticFilesStorage)
+
+
+def test_manifest_bucket_equals_djangos_output(gcs: GCSTarget, tree: Tree, tmp_path: Path) -> None:
+    write_site(tree)
+    expected = local_output(tree, tmp_path, TunedLocal, "a")
+    storages = gcs.settings("tests.test_gcs.TunedGCS")
+    run = collectstatic(tree=tree, storages=storages)
+    log = gcs.control.requests() if gcs.control is not None else []
+    assert run.report.backend == "gcs"
+    assert run.report.post_processed
+    prefix = location(gcs) + "/"
+    published = {k[len(prefix):]: gcs.get(k) for k in gcs.objects(prefix)
+                 if not k[len(prefix):].startswith(".staticship/")}
+    assert published == expected
+    assert "assets.json" in expected
+    if gcs.control is not None:
+        # The files go as XML PUTs (obstore); small JSON records of ours follow.
+        files = [r["path"] for r in log if r["op"] == "Upload" and not r["path"].startswith("/upload/")]
+        assert len(files) == len(expected)
+        assert unquote(files[-1]).endswith("/static/assets.json")
+
+    # No change: no post-processing, one listing, one read of the state record.
+    tree.touch_all()
+    gcs.reset()
+    with mock.patch.object(ManifestFilesMixin, "post_process",
+                           side_effect=AssertionError("post-processed")) as post:
+        again = collectstatic(tree=tree, storages=storages)
+    assert not post.called
+    assert again.report.uploaded == []
+    counts = ops(gcs, again)
+    assert counts["List"] == 1
+    assert sum(counts.values()) <= 3
+    assert not any(counts[w] for w in WRITES)
+
+
+def test_stock_collectstatic_works_with_the_manifest_class(gcs: GCSTarget, tree: Tree,
+                                                           tmp_path: Path) -> None:
+    write_site(tree)
+    expected = local_output(tree, tmp_path, TunedLocal, "b")
+    storages = gcs.settings("tests.test_gcs.TunedGCS", location="stock")
+    collectstatic("--disable-staticship", tree=tree, storages=storages)
+    prefix = location(gcs, "stock") + "/"
+    assert {k[len(prefix):]: gcs.get(k) for k in gcs.objects(prefix)} == expected
