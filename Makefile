@@ -45,3 +45,8 @@ test-old: $(VENV_OLD)/.installed node_modules/.installed
 
 clean:
 	rm -rf $(VENV_OLD) $(VENV_NEW) node_modules .pytest_cache
+
+# The main job on an embedded default: a local S3 emulator (20 ms a request)
+# and the example project, stock against staticship, cold and warm.
+demo: $(VENV_OLD)/.installed
+	$(VENV_OLD)/bin/python scripts/demo.py $(DEMO_ARGS)

@@ -56,3 +56,28 @@ def legacy_in_use() -> list[tuple[str, str]]:
             if hasattr(settings, old):
                 found.append((old, "STATICSHIP_" + name))
     return found
+
+
+# Old names that have no meaning here; a system check (staticship.I001) says
+# why, so that they can be removed: {old name: reason}.
+IGNORED_LEGACY: dict[str, str] = {
+    "COLLECTFASTA_STRATEGY": "staticship detects the backend from the storage",
+    "COLLECTFAST_STRATEGY": "staticship detects the backend from the storage",
+}
+
+
+def source(name: str) -> str:
+    """The setting that ``get(name)`` reads: the new name, a legacy name, or
+    the new name again when neither is set (the default applies)."""
+    new = "STATICSHIP_" + name
+    if hasattr(settings, new):
+        return new
+    for old in LEGACY.get(name, ()):
+        if hasattr(settings, old):
+            return old
+    return new
+
+
+def ignored_legacy_in_use() -> list[tuple[str, str]]:
+    """(old name, reason) for every ignored legacy setting the project sets."""
+    return [(old, why) for old, why in IGNORED_LEGACY.items() if hasattr(settings, old)]

@@ -59,7 +59,11 @@ class Completed(Events):
 
     def __init__(self) -> None:
         self.names: list[str] = []
+        self.planned_bytes: int | None = None
         self._lock = threading.Lock()
+
+    def upload_started(self, files: int, total_bytes: int) -> None:
+        self.planned_bytes = total_bytes
 
     def file_uploaded(self, name: str, size: int) -> None:
         with self._lock:

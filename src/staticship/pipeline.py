@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 import posixpath
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import django
 from django.core.management.base import CommandError
@@ -29,6 +30,7 @@ from .sources import LocalFile, duplicate_message, find_files
 from .state import State
 
 Log = Callable[[str, int], None]
+R = TypeVar("R")
 # Deployment ids remembered in the state record (for --prune).
 HISTORY = 20
 
@@ -147,7 +149,7 @@ class Pipeline:
         if name not in self.internal:
             return []
         try:
-            data = self.adapter.read_small(name)
+            data = self.retrying(lambda: self.adapter.read_small(name))
         except Exception as exc:  # noqa: BLE001
             raise self.failure("Reading '%s'" % name, exc) from exc
         try:
@@ -159,7 +161,7 @@ class Pipeline:
     def list_remote(self) -> dict[str, RemoteState]:
         with self.report.phase("list"):
             try:
-                remote = self.adapter.inventory()
+                remote = self.retrying(self.adapter.inventory)
             except Exception as exc:  # noqa: BLE001 - reported as one clear line
                 raise self.failure("Listing %s" % self.adapter.describe(), exc) from exc
         internal = self.internal_dir + "/" if self.internal_dir else None
@@ -250,6 +252,20 @@ class Pipeline:
         with ThreadPoolExecutor(min(8, max(1, self.adapter.workers))) as pool:
             return dict(zip(files, pool.map(one, files.values())))
 
+    def retrying(self, call: Callable[[], R]) -> R:
+        """``call()``, retried on transient errors like an upload is."""
+        retry = Retry(max_attempts=int(conf.get("MAX_ATTEMPTS")))
+        attempt = 0
+        while True:
+            try:
+                return call()
+            except Exception as exc:
+                attempt += 1
+                if attempt >= retry.max_attempts or not self.adapter.is_transient(exc):
+                    raise
+                self.log("Retrying after: %s" % exc, 2)
+                time.sleep(retry.delay(attempt))
+
     def failure(self, what: str, exc: BaseException) -> CommandError:
         """One line naming what failed, the cause and, where known, the fix."""
         cause = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
@@ -262,7 +278,7 @@ class Pipeline:
             data = None
             if self._state_listed:
                 try:
-                    data = self.adapter.read_small(self.state_name)
+                    data = self.retrying(lambda: self.adapter.read_small(self.state_name))
                 except Exception as exc:  # noqa: BLE001
                     raise self.failure("Reading '%s'" % self.state_name, exc) from exc
             self._state = State.loads(data)
@@ -368,7 +384,7 @@ class Pipeline:
 
     def write_small(self, name: str, data: bytes) -> None:
         try:
-            self.adapter.write_small(name, data, "application/json")
+            self.retrying(lambda: self.adapter.write_small(name, data, "application/json"))
         except Exception as exc:  # noqa: BLE001
             raise self.failure("Writing '%s'" % name, exc) from exc
 
@@ -389,7 +405,7 @@ class Pipeline:
         if (doomed or internal) and not self.options.dry_run:
             with self.report.phase("delete"):
                 try:
-                    self.adapter.delete_many([*doomed, *internal])
+                    self.retrying(lambda: self.adapter.delete_many([*doomed, *internal]))
                 except Exception as exc:  # noqa: BLE001
                     raise self.failure("Deleting stale files", exc) from exc
         self.report.deleted = doomed

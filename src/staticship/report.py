@@ -49,30 +49,60 @@ class Report:
         return [n for n, why in self.files.items() if why != Reason.UNCHANGED.value]
 
     def summary_lines(self) -> list[str]:
+        """What ``collectstatic`` prints last, before Django's own summary line."""
         new, changed = len(self.names(Reason.NEW)), len(self.names(Reason.CHANGED))
         unchanged = len(self.names(Reason.UNCHANGED))
-        verb = "would upload" if self.dry_run else "uploaded"
-        lines = [
-            "staticship: %s %d new, %d changed; %d unchanged; %d deleted; %s to %s"
-            % (verb, new, changed, unchanged, len(self.deleted), _bytes(self.bytes_uploaded),
-               self.destination),
-        ]
+        if self.dry_run:
+            lines = [
+                "staticship: dry run, nothing was written. Plan for %s: upload %d new and "
+                "%d changed files (%s); %d unchanged; %d to delete."
+                % (self.destination, new, changed, _bytes(self.bytes_uploaded), unchanged,
+                   len(self.deleted)),
+            ]
+        else:
+            lines = [
+                "staticship: %s: uploaded %d new and %d changed files; %d unchanged; %d deleted."
+                % (self.destination, new, changed, unchanged, len(self.deleted)),
+                "staticship: %s uploaded." % _bytes(self.bytes_uploaded),
+            ]
         if self.requests:
             lines.append(
-                "staticship: requests: "
-                + ", ".join("%s %d" % (k, v) for k, v in sorted(self.requests.items()))
+                "staticship: requests: %s (%d in all)."
+                % (", ".join("%s %d" % (k, v) for k, v in sorted(self.requests.items())),
+                   sum(self.requests.values()))
             )
         if self.seconds:
             lines.append(
-                "staticship: seconds: "
-                + ", ".join("%s %.2f" % (k, v) for k, v in self.seconds.items())
+                "staticship: seconds: %s (%.2f in all)."
+                % (", ".join("%s %.2f" % (k, v) for k, v in self.seconds.items()),
+                   sum(self.seconds.values()))
             )
         return lines
 
-    def as_json(self) -> dict[str, Any]:
-        return {
+    def as_json(
+        self,
+        status: str = "ok",
+        error: str | None = None,
+        completed: list[str] | None = None,
+        planned_bytes: int | None = None,
+    ) -> dict[str, Any]:
+        """The ``--report`` document (docs/report-schema.json). ``status`` is
+        "ok" or "failed"; a failed run also names the ``completed`` uploads.
+        In a dry run ``bytes_uploaded`` holds what would have been uploaded."""
+        if self.dry_run:
+            done, sent, planned = 0, 0, self.bytes_uploaded
+        elif status == "ok":
+            done, sent = len(self.uploaded), self.bytes_uploaded
+            planned = self.bytes_uploaded if planned_bytes is None else planned_bytes
+        else:
+            done, sent = len(completed or ()), self.bytes_uploaded
+            planned = planned_bytes
+        document: dict[str, Any] = {
             "schema": "staticship-report",
             "version": SCHEMA_VERSION,
+            "status": status,
+            "error": error,
+            "engine": "staticship",
             "backend": self.backend,
             "destination": self.destination,
             "dry_run": self.dry_run,
@@ -80,17 +110,60 @@ class Report:
                 "new": len(self.names(Reason.NEW)),
                 "changed": len(self.names(Reason.CHANGED)),
                 "unchanged": len(self.names(Reason.UNCHANGED)),
+                "uploaded": done,
                 "deleted": len(self.deleted),
                 "post_processed": len(self.post_processed),
                 "skipped": len(self.skipped),
             },
-            "bytes_uploaded": self.bytes_uploaded,
+            "bytes_uploaded": sent,
+            "bytes_planned": planned,
             "requests": dict(sorted(self.requests.items())),
             "seconds": {k: round(v, 4) for k, v in self.seconds.items()},
             "files": [{"name": n, "action": why} for n, why in self.files.items()],
             "deleted": list(self.deleted),
             "skipped": list(self.skipped),
         }
+        if status != "ok":
+            document["completed"] = sorted(completed or ())
+        return document
+
+
+def stock_json(result: dict[str, list[str]], destination: str, dry_run: bool,
+               seconds: float, status: str = "ok", error: str | None = None) -> dict[str, Any]:
+    """A ``--report`` document for a run that staticship handed to Django's
+    own collectstatic (it cannot tell new from changed, nor count requests)."""
+    modified = list(result.get("modified", ()))
+    unmodified = list(result.get("unmodified", ()))
+    document: dict[str, Any] = {
+        "schema": "staticship-report",
+        "version": SCHEMA_VERSION,
+        "status": status,
+        "error": error,
+        "engine": "stock",
+        "backend": "stock",
+        "destination": destination,
+        "dry_run": dry_run,
+        "counts": {
+            "new": None,
+            "changed": None,
+            "unchanged": len(unmodified),
+            "uploaded": 0 if dry_run else len(modified),
+            "deleted": len(result.get("deleted", ())),
+            "post_processed": len(result.get("post_processed", ())),
+            "skipped": len(result.get("skipped", ())),
+        },
+        "bytes_uploaded": None,
+        "bytes_planned": None,
+        "requests": {},
+        "seconds": {"collect": round(seconds, 4)},
+        "files": [{"name": n, "action": "copied"} for n in modified]
+        + [{"name": n, "action": "unchanged"} for n in unmodified],
+        "deleted": list(result.get("deleted", ())),
+        "skipped": list(result.get("skipped", ())),
+    }
+    if status != "ok":
+        document["completed"] = []
+    return document
 
 
 def _bytes(count: int) -> str:

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import json
+import os
+import time
 from typing import Any
 
 from django.conf import settings
+from django.core.management.base import CommandError
 from django.core.files.storage import InMemoryStorage, Storage
 from django.utils.functional import LazyObject, empty
 from django.utils.module_loading import import_string
 
-from . import conf
+from . import conf, progress
 from .backends import adapter_for
+from .events import Completed, Fanout
 from .manifest import is_manifest_storage
 from .pipeline import Options, Pipeline
 from .plan import Reason
+from .report import Report, stock_json
 
 
 def configured_class() -> type | None:
@@ -76,22 +82,38 @@ def collect(command: Any) -> dict[str, list[str]]:
     if command.post_process and hasattr(storage, "post_process") and not manifest:
         # Some other post-processing storage: its post_process() may read
         # the destination, so it gets stock's sequence of operations.
-        return type(command).__mro__[1].collect(command)
+        return stock(command)
     if manifest and "manifest_storage" in configured_options():
-        return type(command).__mro__[1].collect(command)
-    adapter = adapter_for(storage, conf.get("ADAPTER"), int(conf.get("WORKERS")))
-    pipeline = Pipeline(adapter, options, command.log)
+        return stock(command)
+    completed = Completed()
+    events = Fanout(progress.for_command(command.verbosity, command.stdout, command.stderr), completed)
+    pipeline: Pipeline | None = None
     try:
-        if manifest:
-            report = pipeline.run_manifest(storage, configured_options())
-        else:
-            report = pipeline.run()
-    finally:
-        adapter.close()
+        adapter = adapter_for(storage, conf.get("ADAPTER"), int(conf.get("WORKERS")))
+        pipeline = Pipeline(adapter, options, command.log, events=events)
+        try:
+            if manifest:
+                report = pipeline.run_manifest(storage, configured_options())
+            else:
+                report = pipeline.run()
+        finally:
+            adapter.close()
+    except BaseException as exc:
+        # --report: a failed run still says what it planned and what it wrote.
+        failed = pipeline.report if pipeline is not None else Report(dry_run=command.dry_run)
+        document = failed.as_json(
+            "failed", _error_text(exc), completed.names, completed.planned_bytes
+        )
+        try:
+            write_report(command, document)
+        except CommandError as unwritten:  # the run's own error matters more
+            command.stderr.write(str(unwritten))
+        raise
     if command.verbosity >= 1:
         for line in report.summary_lines():
             command.stdout.write(line)
     command.report = report
+    write_report(command, report.as_json(planned_bytes=completed.planned_bytes))
     return {
         "modified": report.uploaded,
         "unmodified": report.names(Reason.UNCHANGED),
@@ -100,3 +122,44 @@ def collect(command: Any) -> dict[str, list[str]]:
         "skipped": report.skipped,
         "deleted": report.deleted,
     }
+
+
+def stock(command: Any) -> dict[str, list[str]]:
+    """Django's own ``collect()``, with a ``--report`` of what it returned."""
+    start = time.perf_counter()
+    stock_collect = type(command).__mro__[1].collect
+    where = "storage %s" % settings.STORAGES.get("staticfiles", {}).get("BACKEND", "?")
+    try:
+        result: dict[str, list[str]] = stock_collect(command)
+    except BaseException as exc:
+        document = stock_json({}, where, command.dry_run, time.perf_counter() - start,
+                              "failed", _error_text(exc))
+        try:
+            write_report(command, document)
+        except CommandError as unwritten:
+            command.stderr.write(str(unwritten))
+        raise
+    write_report(command, stock_json(result, where, command.dry_run, time.perf_counter() - start))
+    return result
+
+
+def write_report(command: Any, document: dict[str, Any]) -> None:
+    """Write ``--report FILE`` (if given) atomically."""
+    path = getattr(command, "report_path", None)
+    if not path:
+        return
+    path = os.fspath(path)
+    temporary = "%s.%d.tmp" % (path, os.getpid())
+    try:
+        with open(temporary, "w", encoding="utf-8") as handle:
+            json.dump(document, handle, indent=2)
+            handle.write("\n")
+        os.replace(temporary, path)
+    except OSError as exc:
+        raise CommandError("Cannot write the report to '%s': %s" % (path, exc)) from exc
+
+
+def _error_text(exc: BaseException) -> str:
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    return str(exc) or type(exc).__name__

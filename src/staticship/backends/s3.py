@@ -52,6 +52,25 @@ _ENCRYPTION = {
 _FAST_PARAMS = {*_ATTRIBUTES, *_HEADERS, *_ENCRYPTION, "Metadata", "Expires", "Tagging"}
 
 
+def _one_line(exc: BaseException) -> str:
+    """A one-line description of a boto3 or obstore error (obstore's carry a
+    multi-line debug dump with the HTTP status and the S3 error body)."""
+    import re
+
+    full = str(exc)
+    first = (full.strip().splitlines() or [""])[0]
+    status = re.search(r"status: (\d{3})", full)
+    code = re.search(r"<Code>([^<]+)</Code>", full)
+    message = re.search(r"<Message>([^<]+)</Message>", full)
+    if status or code:
+        parts = ["HTTP %s" % status.group(1) if status else "", code.group(1) if code else ""]
+        head = " ".join(p for p in parts if p)
+        return "%s: %s" % (head, message.group(1) if message else first)
+    if "error sending request" in full or "Connection refused" in full:
+        return "connection failed (%s)" % first
+    return "%s: %s" % (type(exc).__name__, first)
+
+
 def _error_code(exc: BaseException) -> str:
     response = getattr(exc, "response", None)
     if isinstance(response, Mapping):
@@ -250,9 +269,14 @@ class S3Adapter(Adapter):
                 )
 
     # -- errors ------------------------------------------------------------
+    def is_transient(self, exc: BaseException) -> bool:
+        if isinstance(exc, TransferError):
+            return exc.transient
+        return self._classify(exc, "").transient
+
     def _classify(self, exc: BaseException, key: str) -> TransferError:
         code = _error_code(exc)
-        text = "%s: %s" % (type(exc).__name__, exc)
+        text = _one_line(exc)
         transient_codes = {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout",
                            "500", "502", "503", "504", "Throttling"}
         transient = code in transient_codes or any(

@@ -12,7 +12,7 @@ from django.core.files.storage import FileSystemStorage
 from django.core.management.base import CommandError
 
 from ... import conf
-from ...runner import collect, configured_class
+from ...runner import collect, configured_class, stock
 
 
 class Command(collectstatic.Command):
@@ -26,6 +26,12 @@ class Command(collectstatic.Command):
             help="Run Django's stock collectstatic instead of staticship.",
         )
         parser.add_argument(
+            "--report",
+            metavar="FILE",
+            help="Also write what happened as JSON to FILE (docs/report-schema.json), "
+            "even when the run fails partway.",
+        )
+        parser.add_argument(
             "--prune",
             action="store_true",
             help="After publishing, delete remote files under the location that no "
@@ -36,6 +42,7 @@ class Command(collectstatic.Command):
     def set_options(self, **options: Any) -> None:
         super().set_options(**options)
         self.staticship = bool(conf.get("ENABLED")) and not options.get("disable_staticship")
+        self.report_path = options.get("report")
         self.prune = bool(options.get("prune"))
 
     def is_local_storage(self) -> bool:
@@ -49,7 +56,9 @@ class Command(collectstatic.Command):
 
     def collect(self) -> dict[str, list[str]]:
         if not self.staticship or self.symlink:
-            return super().collect()
+            if self.prune:
+                raise CommandError("--prune needs staticship (it is disabled, or --link is set).")
+            return stock(self)
         try:
             return collect(self)
         except CommandError as exc:

@@ -1,0 +1,1 @@
+"""Benchmark harness for staticship (see bench/README.md)."""

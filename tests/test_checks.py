@@ -1,0 +1,145 @@
+"""Every staticship system check (docs/checks.md), fired and not fired."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core import checks
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+from django.test import override_settings
+
+S3 = {
+    "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    "staticfiles": {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {"bucket_name": "b", "endpoint_url": "http://127.0.0.1:9", "region_name": "us-east-1",
+                    "access_key": "testing", "secret_key": "testing"},
+    },
+}
+MEMORY = {
+    "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    "staticfiles": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+}
+LOCAL = {
+    "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage",
+                    "OPTIONS": {"location": "/nonexistent/staticship-checks"}},
+}
+
+
+def ids(**settings: Any) -> list[str]:
+    """The staticship check ids raised under ``settings``."""
+    settings.setdefault("STORAGES", S3)
+    with override_settings(**settings):
+        found = checks.run_checks(tags=[checks.Tags.staticfiles])
+    return sorted(m.id for m in found if m.id and m.id.startswith("staticship."))
+
+
+def messages(**settings: Any) -> list[checks.CheckMessage]:
+    settings.setdefault("STORAGES", S3)
+    with override_settings(**settings):
+        return [m for m in checks.run_checks(tags=[checks.Tags.staticfiles])
+                if m.id and m.id.startswith("staticship.")]
+
+
+def test_clean_configurations_raise_nothing() -> None:
+    assert ids() == []
+    assert ids(STORAGES=LOCAL) == []  # filesystem adapter; the manifest is not read
+    assert ids(STATICSHIP_WORKERS=8, STATICSHIP_ENABLED=False, STATICSHIP_MAX_ATTEMPTS=1,
+               STATICSHIP_FAST_TRANSFER=False, STATICSHIP_STATE_NAME="x/state.json") == []
+    assert ids(STATICSHIP_ADAPTER="staticship.backends.s3.S3Adapter") == []
+
+
+def test_w001_app_order() -> None:
+    assert ids(INSTALLED_APPS=["django.contrib.staticfiles", "staticship"]) == ["staticship.W001"]
+    assert ids(INSTALLED_APPS=["staticship.apps.StaticshipConfig", "django.contrib.staticfiles"]) == []
+
+
+def test_w002_generic_fallback_is_named() -> None:
+    [message] = messages(STORAGES=MEMORY)
+    assert message.id == "staticship.W002"
+    assert message.level == checks.WARNING
+    assert "django.core.files.storage.InMemoryStorage" in message.msg
+    assert "'generic' adapter" in message.msg
+    # Not when staticship is off, nor when the user chose the adapter.
+    assert ids(STORAGES=MEMORY, STATICSHIP_ENABLED=False) == []
+    assert ids(STORAGES=MEMORY, STATICSHIP_ADAPTER="staticship.backends.generic.GenericAdapter") == []
+
+
+def test_w005_legacy_names_are_honoured_and_named() -> None:
+    [message] = messages(COLLECTFASTA_THREADS=8)
+    assert (message.id, message.hint) == ("staticship.W005", "Rename it to STATICSHIP_WORKERS.")
+    [message] = messages(COLLECTFAST_ENABLED=True)
+    assert (message.id, message.hint) == ("staticship.W005", "Rename it to STATICSHIP_ENABLED.")
+
+
+@pytest.mark.parametrize("name", ["COLLECTFASTA_STRATEGY", "COLLECTFAST_STRATEGY"])
+def test_i001_strategy_is_ignored(name: str) -> None:
+    [message] = messages(**{name: "collectfasta.strategies.boto3.Boto3Strategy"})
+    assert message.id == "staticship.I001"
+    assert message.level == checks.INFO
+    assert "ignores" in message.msg and "detects the backend" in message.msg
+
+
+@pytest.mark.parametrize(
+    "settings, culprit",
+    [
+        ({"STATICSHIP_WORKERS": 0}, "STATICSHIP_WORKERS"),
+        ({"STATICSHIP_WORKERS": "32"}, "STATICSHIP_WORKERS"),
+        ({"STATICSHIP_WORKERS": True}, "STATICSHIP_WORKERS"),
+        ({"STATICSHIP_MAX_ATTEMPTS": -1}, "STATICSHIP_MAX_ATTEMPTS"),
+        ({"COLLECTFAST_THREADS": 2.5}, "COLLECTFAST_THREADS"),
+    ],
+)
+def test_e001_positive_ints(settings: dict[str, Any], culprit: str) -> None:
+    found = messages(**settings)
+    errors = [m for m in found if m.id == "staticship.E001"]
+    assert len(errors) == 1 and errors[0].msg.startswith(culprit + " must be a positive integer")
+    assert errors[0].level == checks.ERROR
+
+
+@pytest.mark.parametrize(
+    "settings, culprit",
+    [
+        ({"STATICSHIP_ENABLED": "false"}, "STATICSHIP_ENABLED"),
+        ({"STATICSHIP_FAST_TRANSFER": 1}, "STATICSHIP_FAST_TRANSFER"),
+        ({"COLLECTFASTA_ENABLED": "0"}, "COLLECTFASTA_ENABLED"),
+    ],
+)
+def test_e002_bools(settings: dict[str, Any], culprit: str) -> None:
+    errors = [m for m in messages(**settings) if m.id == "staticship.E002"]
+    assert len(errors) == 1 and errors[0].msg.startswith(culprit + " must be True or False")
+
+
+@pytest.mark.parametrize(
+    "value, text",
+    [
+        ("staticship.backends.nowhere.Adapter", "cannot be imported"),
+        ("staticship.conf.get", "is not a staticship adapter class"),
+        ("staticship.plan.Plan", "is not a staticship adapter class"),
+        (42, "must be a dotted path"),
+    ],
+)
+def test_e003_adapter_setting(value: Any, text: str) -> None:
+    found = messages(STATICSHIP_ADAPTER=value)
+    assert [m.id for m in found] == ["staticship.E003"]  # and no E005 on top
+    assert text in found[0].msg
+
+
+@pytest.mark.parametrize("value", ["", "/abs/state.json", 7])
+def test_e004_state_name(value: Any) -> None:
+    assert ids(STATICSHIP_STATE_NAME=value) == ["staticship.E004"]
+
+
+def test_e005_explicit_adapter_must_handle_the_storage() -> None:
+    [message] = messages(STORAGES=MEMORY, STATICSHIP_ADAPTER="staticship.backends.s3.S3Adapter")
+    assert message.id == "staticship.E005"
+    assert "InMemoryStorage" in message.msg and "(s3)" in message.msg
+
+
+def test_errors_stop_collectstatic_before_it_starts() -> None:
+    with override_settings(STORAGES=MEMORY, STATICSHIP_WORKERS="many"):
+        with pytest.raises(SystemCheckError, match="staticship.E001"):
+            call_command("collectstatic", "--noinput", "-v", "0", skip_checks=False)
