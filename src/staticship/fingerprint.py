@@ -8,6 +8,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import math
+import os
+import threading
 import zlib
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
@@ -41,6 +43,29 @@ def md5_of_file(fileobj: BinaryIO) -> tuple[str, int]:
         digest.update(data)
         size += len(data)
     return digest.hexdigest(), size
+
+
+_memo: dict[tuple[str, int, int, int], tuple[str, int]] = {}
+_memo_lock = threading.Lock()
+
+
+def md5_of_path(path: str) -> tuple[str, int]:
+    """(hex MD5, size) of the file at ``path``, computed once per run for a
+    given file: the same bytes are fingerprinted for the inputs, for Django's
+    hashed names and for the upload plan. Keyed by the resolved path, inode,
+    size and modification time, so an edited file is hashed again."""
+    real = os.path.realpath(path)
+    stat = os.stat(real)
+    key = (real, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    with _memo_lock:
+        known = _memo.get(key)
+    if known is not None:
+        return known
+    with open(real, "rb") as handle:
+        result = md5_of_file(handle)
+    with _memo_lock:
+        _memo[key] = result
+    return result
 
 
 def s3_part_size(size: int, chunk_size: int) -> int:

@@ -23,11 +23,13 @@ import json
 import os
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import django
 from django.contrib.staticfiles.storage import ManifestFilesMixin
+from django.core.files.base import ContentFile, File
 from django.core.files.storage import FileSystemStorage, Storage
 from django.core.management.base import CommandError
 
@@ -79,17 +81,56 @@ class StagedMixin:
     def listdir(self, path: str) -> tuple[list[str], list[str]]:
         return self._stage.listdir(path)
 
+    def file_hash(self, name: str, content: Any = None) -> str | None:
+        # Django's own file_hash is the MD5 (first 12 digits) of the content;
+        # for an unmodified source file it was computed already. Overrides
+        # in the user's class are always called.
+        if (
+            content is not None
+            and _DJANGO_FILE_HASH is not None
+            and _resolved(type(self), "file_hash") is _DJANGO_FILE_HASH
+        ):
+            path = getattr(content, "name", None)
+            if isinstance(path, str) and os.path.isabs(path) and os.path.isfile(path):
+                return fp.md5_of_path(path)[0][:12]
+        return super().file_hash(name, content)  # type: ignore[misc]
+
     def _save(self, name: str, content: Any) -> str:
         target = self._stage.path(name)
         os.makedirs(os.path.dirname(target), exist_ok=True)
         if os.path.lexists(target):  # never write through a staged symlink
             os.unlink(target)
-        if hasattr(content, "seek"):
-            content.seek(0)
-        with open(target, "wb") as out:
-            for chunk in content.chunks():
-                out.write(chunk)
+        source = getattr(content, "name", None)
+        if (
+            isinstance(content, File)
+            and not isinstance(content, ContentFile)
+            and isinstance(source, str)
+            and os.path.isabs(source)
+            and os.path.isfile(source)
+        ):
+            # An unmodified source file (a hashed copy of a non-adjustable
+            # file): link to it instead of copying its bytes.
+            os.symlink(source, target)
+        else:
+            if hasattr(content, "seek"):
+                content.seek(0)
+            with open(target, "wb") as out:
+                for chunk in content.chunks():
+                    out.write(chunk)
         return name.replace("\\", "/")
+
+
+_DJANGO_FILE_HASH = getattr(ManifestFilesMixin, "file_hash", None)
+
+
+def _resolved(cls: type, attribute: str) -> Any:
+    """``cls.attribute`` as found past StagedMixin in the MRO."""
+    for klass in cls.__mro__:
+        if klass is StagedMixin:
+            continue
+        if attribute in vars(klass):
+            return vars(klass)[attribute]
+    return None
 
 
 def staged_storage(storage: Storage, options: Mapping[str, Any], root: str) -> Any:
@@ -140,12 +181,23 @@ def configuration(storage: Storage) -> dict[str, Any]:
     }
 
 
+def _measure(file: LocalFile) -> tuple[str, int]:
+    if file.path:
+        return fp.md5_of_path(file.path)
+    with file.open() as handle:
+        return fp.md5_of_file(handle)
+
+
 def inputs_key(storage: Storage, files: Mapping[str, LocalFile]) -> str:
+    """Hash of the configuration and of every file's name and content. The
+    files are hashed on several threads (hashlib releases the GIL), and the
+    MD5s are remembered for post-processing and the upload plan."""
     digest = hashlib.sha256()
     digest.update(json.dumps(configuration(storage), sort_keys=True).encode())
-    for name in sorted(files):
-        with files[name].open() as handle:
-            md5, size = fp.md5_of_file(handle)
+    names = sorted(files)
+    with ThreadPoolExecutor(4) as pool:
+        measured = list(pool.map(lambda n: _measure(files[n]), names))
+    for name, (md5, size) in zip(names, measured):
         digest.update(("\0%s\0%s\0%d" % (name, md5, size)).encode())
     return digest.hexdigest()
 

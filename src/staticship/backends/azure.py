@@ -49,6 +49,9 @@ _FAST_SETTINGS = {
 }
 # Bodies up to this size go through obstore in one Put Blob (held in memory).
 FAST_MAX_SIZE = 64 * 1024 * 1024
+# Blob Batch takes at most 256 subrequests in one request.
+BATCH_LIMIT = 256
+_TRANSIENT_STATUS = (408, 429, 500, 502, 503, 504)
 
 
 def md5_token(content_md5: Any) -> str | None:
@@ -284,16 +287,33 @@ class AzureAdapter(Adapter):
             raise self._classify(exc, self.key(name)) from exc
 
     def delete_many(self, names: list[str]) -> None:
-        from azure.core.exceptions import ResourceNotFoundError
+        """Delete with Blob Batch (``delete_blobs``), up to ``BATCH_LIMIT`` blobs
+        a request. A missing blob is not an error."""
+        keys = [self.key(name) for name in names]
+        for start in range(0, len(keys), BATCH_LIMIT):
+            self._delete_batch(keys[start : start + BATCH_LIMIT])
 
-        for name in names:
-            self.requests["DELETE"] += 1
-            try:
-                self.client.delete_blob(self.key(name))
-            except ResourceNotFoundError:
-                pass
-            except Exception as exc:  # noqa: BLE001
-                raise self._classify(exc, self.key(name)) from exc
+    def _delete_batch(self, keys: list[str]) -> None:
+        storage: Any = self.storage
+        first = keys[0] if len(keys) == 1 else "%s (and %d more)" % (keys[0], len(keys) - 1)
+        self.requests["BATCH"] += 1
+        try:
+            answers = list(self.client.delete_blobs(
+                *keys, raise_on_any_failure=False, timeout=storage.timeout))
+        except Exception as exc:  # noqa: BLE001 - classified and re-raised
+            raise self._classify(exc, first) from exc
+        if len(answers) != len(keys):
+            raise TransferError("Azure batch delete: %d answers for %d blobs (blob %s)"
+                                % (len(answers), len(keys), first))
+        failed = [(key, answer) for key, answer in zip(keys, answers)
+                  if not (200 <= answer.status_code < 300 or answer.status_code == 404)]
+        if failed:
+            key, answer = failed[0]
+            code = answer.headers.get("x-ms-error-code") or answer.reason or ""
+            more = " (%d more failed)" % (len(failed) - 1) if len(failed) > 1 else ""
+            transient = all(a.status_code in _TRANSIENT_STATUS for _, a in failed)
+            raise TransferError("HTTP %d: %s (blob %s)%s" % (answer.status_code, code, key, more),
+                                transient=transient)
 
     # -- errors ------------------------------------------------------------
     def is_transient(self, exc: BaseException) -> bool:

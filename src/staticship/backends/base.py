@@ -19,6 +19,7 @@ from typing import Any, BinaryIO, ClassVar
 
 from django.core.files.storage import Storage
 
+from .. import fingerprint as fp
 from ..plan import RemoteState
 from ..sources import LocalFile
 
@@ -49,6 +50,14 @@ class Prepared:
         if self.body_path:
             return open(self.body_path, "rb")
         return self.file.open()
+
+    def measure(self) -> None:
+        """Set ``md5`` and ``size`` from the body (memoised for local files)."""
+        if self.body_path and not self.temporary:
+            self.md5, self.size = fp.md5_of_path(self.body_path)
+        else:
+            with self.open() as body:
+                self.md5, self.size = fp.md5_of_file(body)
 
     def discard(self) -> None:
         if self.temporary and self.body_path:

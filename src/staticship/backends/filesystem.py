@@ -49,8 +49,7 @@ class FileSystemAdapter(Adapter):
 
     def prepare(self, file: LocalFile, remote: RemoteState | None) -> Prepared:
         item = Prepared(file, file.path, 0, "")
-        with file.open() as source:
-            item.md5, item.size = fp.md5_of_file(source)
+        item.measure()
         if remote is not None and remote.size == item.size:
             target = self.storage.path(file.name)
             if not os.path.islink(target):

@@ -14,10 +14,14 @@ blob parameters, or through its ``_save`` when a subclass overrides it.
 from __future__ import annotations
 
 import base64
+import json
 import mimetypes
 import threading
+import uuid
 from datetime import timezone
+from email.parser import BytesParser
 from typing import Any
+from urllib.parse import quote
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files import File
@@ -53,6 +57,10 @@ FAST_MAX_SIZE = 64 * 1024 * 1024
 # google-cloud-storage: one multipart request up to this size, else resumable.
 _MAX_MULTIPART_SIZE = 8 * 1024 * 1024
 _DEFAULT_CHUNK = 100 * 1024 * 1024
+# The JSON API takes at most 100 calls in one batch request.
+BATCH_LIMIT = 100
+_BATCH_TIMEOUT = 120
+_TRANSIENT_STATUS = (408, 429, 500, 502, 503, 504)
 
 
 def listing_token(md5_b64: str | None, crc32c_b64: str | None) -> str | None:
@@ -254,16 +262,71 @@ class GCSAdapter(Adapter):
             raise self._classify(exc, self.key(name)) from exc
 
     def delete_many(self, names: list[str]) -> None:
-        from google.api_core.exceptions import NotFound
+        """Delete through the JSON API's batch endpoint, up to ``BATCH_LIMIT``
+        objects a request. A missing object is not an error."""
+        keys = [self.key(name) for name in names]
+        for start in range(0, len(keys), BATCH_LIMIT):
+            self._delete_batch(keys[start : start + BATCH_LIMIT])
 
-        for name in names:
-            self.requests["DELETE"] += 1
-            try:
-                self.bucket.delete_blob(self.key(name))
-            except NotFound:
-                pass
-            except Exception as exc:  # noqa: BLE001
-                raise self._classify(exc, self.key(name)) from exc
+    def _delete_batch(self, keys: list[str]) -> None:
+        """One ``multipart/mixed`` batch of object deletes. Every part carries
+        a Content-ID (fake-gcs-server skips parts without one; real GCS echoes
+        it as ``response-<id>``), so each answer is matched to its object."""
+        client: Any = self.storage.client  # type: ignore[attr-defined]
+        connection = client._connection
+        query = {"userProject": self.bucket.user_project} if self.bucket.user_project else None
+        boundary = "staticship-" + uuid.uuid4().hex
+        tag = uuid.uuid4().hex
+        ids = ["%s+%d" % (tag, index) for index in range(len(keys))]
+        chunks = []
+        for content_id, key in zip(ids, keys):
+            url = connection.build_api_url(
+                "/b/%s/o/%s" % (quote(self.bucket_name, safe=""), quote(key, safe="")),
+                query_params=query,
+            )
+            chunks.append(
+                "--%s\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n"
+                "Content-ID: <%s>\r\n\r\nDELETE %s HTTP/1.1\r\n\r\n" % (boundary, content_id, url)
+            )
+        body = "\r\n".join(chunks) + "\r\n--%s--\r\n" % boundary
+        endpoint = "%s/batch/storage/%s" % (connection.API_BASE_URL.rstrip("/"), connection.API_VERSION)
+        self.requests["BATCH"] += 1
+        first = keys[0] if len(keys) == 1 else "%s (and %d more)" % (keys[0], len(keys) - 1)
+        try:
+            response = client._http.request(
+                "POST", endpoint, data=body.encode("ascii"),
+                headers={"Content-Type": 'multipart/mixed; boundary="%s"' % boundary},
+                timeout=_BATCH_TIMEOUT,
+            )
+        except Exception as exc:  # noqa: BLE001 - classified and re-raised
+            raise self._classify(exc, first) from exc
+        if not 200 <= response.status_code < 300:
+            from google.api_core.exceptions import from_http_response
+
+            exc = from_http_response(response)
+            raise self._classify(exc, first) from exc
+        try:
+            answers = _batch_answers(response.headers.get("Content-Type", ""), response.content)
+        except ValueError as exc:
+            raise TransferError("GCS batch delete: %s (objects %s)" % (exc, first)) from exc
+        by_id = {content_id: (status, text) for content_id, status, text in answers}
+        if set(by_id) >= set(ids):
+            results = [by_id[content_id] for content_id in ids]
+        elif len(answers) == len(keys):  # no usable Content-IDs: in order, as sent
+            results = [(status, text) for _, status, text in answers]
+        else:
+            raise TransferError(
+                "GCS batch delete: %d answers for %d objects (objects %s)"
+                % (len(answers), len(keys), first), transient=False,
+            )
+        failed = [(key, status, text) for key, (status, text) in zip(keys, results)
+                  if not (200 <= status < 300 or status == 404)]
+        if failed:
+            key, status, text = failed[0]
+            more = " (%d more failed)" % (len(failed) - 1) if len(failed) > 1 else ""
+            transient = all(code in _TRANSIENT_STATUS for _, code, _ in failed)
+            raise TransferError("HTTP %d: %s (object %s)%s" % (status, text, key, more),
+                                transient=transient)
 
     # -- errors ------------------------------------------------------------
     def is_transient(self, exc: BaseException) -> bool:
@@ -302,6 +365,36 @@ class GCSAdapter(Adapter):
 
     def close(self) -> None:
         self._fast = None
+
+
+def _batch_answers(content_type: str, body: bytes) -> list[tuple[str | None, int, str]]:
+    """The parts of a batch response: (the Content-ID it answers, without the
+    ``response-`` prefix; the HTTP status; the error message, if any)."""
+    message = BytesParser().parsebytes(
+        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body)
+    if not message.is_multipart():
+        raise ValueError("the response is not multipart (%s)" % (content_type or "no Content-Type"))
+    answers: list[tuple[str | None, int, str]] = []
+    for part in message.get_payload():  # type: ignore[union-attr]
+        content_id = part.get("Content-ID")
+        if content_id:
+            content_id = content_id.strip().strip("<>")
+            content_id = content_id[len("response-"):] if content_id.startswith("response-") else content_id
+        payload = part.get_payload(decode=True) or b""
+        head, _, rest = payload.lstrip().partition(b"\n")
+        fields = head.split()
+        if len(fields) < 2 or not fields[0].startswith(b"HTTP/") or not fields[1].isdigit():
+            raise ValueError("an answer without an HTTP status line")
+        status = int(fields[1])
+        text = fields[2:] and b" ".join(fields[2:]).decode("utf-8", "replace") or ""
+        if not 200 <= status < 300:
+            content = rest.replace(b"\r\n", b"\n").partition(b"\n\n")[2].strip()
+            try:
+                text = json.loads(content)["error"]["message"]
+            except (ValueError, KeyError, TypeError):
+                text = (content.decode("utf-8", "replace").splitlines() or [text])[0]
+        answers.append((content_id or None, status, str(text)))
+    return answers
 
 
 def _first_line(exc: BaseException) -> str:

@@ -54,8 +54,7 @@ class GenericAdapter(Adapter):
 
     def prepare(self, file: LocalFile, remote: RemoteState | None) -> Prepared:
         item = Prepared(file, file.path, 0, "")
-        with file.open() as source:
-            item.md5, item.size = fp.md5_of_file(source)
+        item.measure()
         return item
 
     def upload(self, item: Prepared) -> str | None:

@@ -156,8 +156,7 @@ class S3Adapter(Adapter):
             item = Prepared(file, body, 0, "", params=params, temporary=True)
         else:
             item = Prepared(file, file.path, 0, "", params=params)
-        with item.open() as body_file:
-            item.md5, item.size = fp.md5_of_file(body_file)
+        item.measure()
         item.tokens.add(item.md5)
         part_sizes = []
         if item.size >= self.threshold:
