@@ -56,7 +56,7 @@ def check_legacy_settings(app_configs: Any, **kwargs: Any) -> list[CheckMessage]
 
 
 # -- settings of the wrong type --------------------------------------------
-POSITIVE_INTS = ("WORKERS", "MAX_ATTEMPTS")
+POSITIVE_INTS = ("WORKERS", "MAX_ATTEMPTS", "PRUNE_KEEP")
 BOOLS = ("ENABLED", "FAST_TRANSFER")
 
 
