@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .events import Events
+from .progress import human_bytes
 from .plan import Reason
 
 SCHEMA_VERSION = 1
@@ -166,10 +167,4 @@ def stock_json(result: dict[str, list[str]], destination: str, dry_run: bool,
     return document
 
 
-def _bytes(count: int) -> str:
-    value = float(count)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return ("%d %s" % (value, unit)) if unit == "B" else ("%.1f %s" % (value, unit))
-        value /= 1024
-    return "%d B" % count  # pragma: no cover
+_bytes = human_bytes
