@@ -23,6 +23,7 @@ from django.core.management.base import CommandError
 from storages.backends.azure_storage import AzureStorage
 
 from staticship.backends.azure import AzureAdapter
+from staticship.backends.base import TransferError
 from staticship.storages import AzureManifestStorage
 
 from .conftest import AzureTarget, Tree, collectstatic, make_files
@@ -36,7 +37,7 @@ def ops(azure: AzureTarget, run: Any) -> Counter[str]:
     counts = azure.counts()
     if counts is not None:
         return counts
-    names = {"LIST": "List", "PUT": "Upload", "GET": "Get", "DELETE": "Delete"}
+    names = {"LIST": "List", "PUT": "Upload", "GET": "Get", "DELETE": "Delete", "BATCH": "Batch"}
     found: Counter[str] = Counter()
     for kind, n in run.report.requests.items():
         found[names.get(kind, kind)] += n
@@ -298,8 +299,11 @@ def test_clear_removes_only_stale_files_in_the_location(azure: AzureTarget, tree
     azure.client.upload_blob(root + "/old/gone.js", b"x")
     azure.client.upload_blob(root + "-other/keep.js", b"x")
     tree.write("js/app.js", b"app")
+    azure.reset()
     run = collectstatic("--clear", tree=tree, storages=azure.settings())
     assert run.report.deleted == ["old/gone.js"]
+    counts = ops(azure, run)
+    assert counts["Batch"] == 1 and counts["Delete"] == 0
     keys = set(azure.objects(root))
     assert root + "/js/app.js" in keys
     assert root + "/old/gone.js" not in keys
@@ -327,6 +331,28 @@ def test_transient_errors_are_retried(azure: AzureTarget, tree: Tree) -> None:
     azure.control.reset()
     assert len(run.report.uploaded) == 40
     assert_holds(azure, location(azure) + "/", tree.files)
+
+
+def test_batch_delete_failure_names_the_blob(azure: AzureTarget) -> None:
+    """A leased blob cannot be deleted without its lease: that one answer of
+    the batch fails (412), the others are deleted, the error names the blob."""
+    root = location(azure)
+    for name in ("a.js", "leased.js", "c.js"):
+        azure.client.upload_blob(root + "/" + name, b"x")
+    lease = azure.client.get_blob_client(root + "/leased.js").acquire_lease()
+    adapter = AzureAdapter(AzureStorage(**azure.storage_options()), workers=2)
+    azure.reset()
+    with pytest.raises(TransferError) as info:
+        adapter.delete_many(["a.js", "leased.js", "c.js", "missing.js"])
+    assert "HTTP 412" in str(info.value) and "(blob %s/leased.js)" % root in str(info.value)
+    assert not adapter.is_transient(info.value)
+    assert adapter.requests == Counter({"BATCH": 1})
+    if azure.control is not None:
+        assert azure.counts() == Counter({"Batch": 1})
+    assert set(azure.objects(root + "/")) == {root + "/leased.js"}
+    lease.release()
+    adapter.delete_many(["leased.js"])
+    assert set(azure.objects(root + "/")) == set()
 
 
 # -- manifest storage ---------------------------------------------------------

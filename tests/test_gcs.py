@@ -23,6 +23,7 @@ from django.contrib.staticfiles.storage import ManifestFilesMixin, ManifestStati
 from django.core.management.base import CommandError
 from storages.backends.gcloud import GoogleCloudStorage
 
+from staticship.backends.base import TransferError
 from staticship.storages import GoogleCloudManifestStorage
 
 from .conftest import GCSTarget, Tree, collectstatic, make_files
@@ -37,7 +38,8 @@ def ops(gcs: GCSTarget, run: Any) -> Counter[str]:
     counts = gcs.counts()
     if counts is not None:
         return counts
-    names = {"LIST": "List", "PUT": "Upload", "POST": "Upload", "GET": "Get", "DELETE": "Delete"}
+    names = {"LIST": "List", "PUT": "Upload", "POST": "Upload", "GET": "Get", "DELETE": "Delete",
+             "BATCH": "Batch"}
     found: Counter[str] = Counter()
     for kind, n in run.report.requests.items():
         found[names.get(kind, kind)] += n
@@ -332,8 +334,11 @@ def test_clear_removes_only_stale_files_in_the_location(gcs: GCSTarget, tree: Tr
     bucket.blob(root + "/old/gone.js").upload_from_string(b"x")
     bucket.blob(root + "-other/keep.js").upload_from_string(b"x")
     tree.write("js/app.js", b"app")
+    gcs.reset()
     run = collectstatic("--clear", tree=tree, storages=gcs.settings())
     assert run.report.deleted == ["old/gone.js"]
+    counts = ops(gcs, run)
+    assert counts["Batch"] == 1 and counts["Delete"] == 0
     keys = set(gcs.objects(root))
     assert root + "/js/app.js" in keys
     assert root + "/old/gone.js" not in keys
@@ -361,6 +366,102 @@ def test_transient_errors_are_retried(gcs: GCSTarget, tree: Tree) -> None:
     gcs.control.reset()
     assert len(run.report.uploaded) == 40
     assert_holds(gcs, location(gcs) + "/", tree.files)
+
+
+# -- batched deletes: answers as real GCS gives them --------------------------
+# fake-gcs-server answers a batch with Go's dump of each response; real GCS
+# answers with ``Content-ID: <response-ID>`` parts, in any order, each with
+# its own status. These feed the adapter such answers for the batch it sent.
+
+def _answer(sent: bytes, statuses: dict[int, tuple[int, str]], reverse: bool = False) -> Any:
+    """A batch response in the JSON API's format: one part per Content-ID
+    sent, 204 unless ``statuses`` says otherwise (by position)."""
+    import re
+
+    import requests
+
+    ids = re.findall(rb"Content-ID: <([^>]+)>", sent)
+    parts = []
+    for index, content_id in enumerate(ids):
+        status, message = statuses.get(index, (204, ""))
+        if status == 204:
+            http = b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n"
+        else:
+            body = ('{"error": {"code": %d, "message": "%s", "errors": [{"message": "%s"}]}}'
+                    % (status, message, message)).encode()
+            http = (b"HTTP/1.1 %d Whatever\r\nContent-Type: application/json; charset=UTF-8\r\n"
+                    b"Content-Length: %d\r\n\r\n" % (status, len(body))) + body
+        parts.append(b"--batch_xyz\r\nContent-Type: application/http\r\nContent-ID: <response-"
+                     + content_id + b">\r\n\r\n" + http + b"\r\n")
+    if reverse:
+        parts.reverse()
+    response = requests.Response()
+    response.status_code = 200
+    response.headers["Content-Type"] = "multipart/mixed; boundary=batch_xyz"
+    response._content = b"".join(parts) + b"--batch_xyz--\r\n"
+    return response
+
+
+@pytest.mark.parametrize("status,transient", [(403, False), (503, True)])
+def test_batch_delete_failure_names_the_object(gcs: GCSTarget, monkeypatch: pytest.MonkeyPatch,
+                                               status: int, transient: bool) -> None:
+    from staticship.backends.gcs import GCSAdapter
+
+    storage = GoogleCloudStorage(**gcs.storage_options())
+    adapter = GCSAdapter(storage, workers=2)
+    sent: list[bytes] = []
+
+    def request(method: str, url: str, data: bytes, **kwargs: Any) -> Any:
+        assert method == "POST" and url.endswith("/batch/storage/v1")
+        sent.append(data)
+        return _answer(data, {1: (404, "No such object"), 2: (status, "refused")}, reverse=True)
+
+    monkeypatch.setattr(storage.client._http, "request", request)
+    with pytest.raises(TransferError) as info:
+        adapter.delete_many(["a.js", "b.js", "c d.js", "e.js"])
+    message = str(info.value)
+    # The answers came in reverse order: matched by Content-ID, the third failed.
+    assert "HTTP %d: refused" % status in message
+    assert "(object %s/c d.js)" % location(gcs) in message
+    assert info.value.transient is transient
+    assert adapter.is_transient(info.value) is transient
+    assert adapter.requests == Counter({"BATCH": 1})
+    assert b"/o/static%2Fc%20d.js" in sent[0]
+
+
+def test_batch_delete_of_missing_objects_is_no_error(gcs: GCSTarget,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from staticship.backends.gcs import GCSAdapter
+
+    storage = GoogleCloudStorage(**gcs.storage_options())
+    adapter = GCSAdapter(storage, workers=2)
+    monkeypatch.setattr(storage.client._http, "request",
+                        lambda method, url, data, **kw: _answer(data, {0: (404, "Not Found")}))
+    adapter.delete_many(["gone.js", "also.js"])
+    assert adapter.requests == Counter({"BATCH": 1})
+
+
+def test_batch_answer_that_is_not_multipart_fails(gcs: GCSTarget,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Never take silence for success: an answer without one part per
+    object (as fake-gcs-server gives for parts lacking a Content-ID) fails."""
+    import requests
+
+    from staticship.backends.gcs import GCSAdapter
+
+    storage = GoogleCloudStorage(**gcs.storage_options())
+    adapter = GCSAdapter(storage, workers=2)
+
+    def request(method: str, url: str, data: bytes, **kwargs: Any) -> Any:
+        response = requests.Response()
+        response.status_code = 200
+        response.headers["Content-Type"] = "multipart/mixed; boundary=b"
+        response._content = b"\r\n--b--\r\n"
+        return response
+
+    monkeypatch.setattr(storage.client._http, "request", request)
+    with pytest.raises(TransferError, match="0 answers for 2 objects"):
+        adapter.delete_many(["a.js", "b.js"])
 
 
 # -- manifest storage ---------------------------------------------------------

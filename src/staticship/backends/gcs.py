@@ -289,7 +289,8 @@ class GCSAdapter(Adapter):
                 "Content-ID: <%s>\r\n\r\nDELETE %s HTTP/1.1\r\n\r\n" % (boundary, content_id, url)
             )
         body = "\r\n".join(chunks) + "\r\n--%s--\r\n" % boundary
-        endpoint = "%s/batch/storage/%s" % (connection.API_BASE_URL.rstrip("/"), connection.API_VERSION)
+        endpoint = "%s/batch/storage/%s" % (
+            connection.API_BASE_URL.rstrip("/"), connection.API_VERSION)
         self.requests["BATCH"] += 1
         first = keys[0] if len(keys) == 1 else "%s (and %d more)" % (keys[0], len(keys) - 1)
         try:
@@ -372,6 +373,8 @@ def _batch_answers(content_type: str, body: bytes) -> list[tuple[str | None, int
     ``response-`` prefix; the HTTP status; the error message, if any)."""
     message = BytesParser().parsebytes(
         b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body)
+    if message.get_content_maintype() == "multipart" and not message.is_multipart():
+        return []  # a multipart body without a single part
     if not message.is_multipart():
         raise ValueError("the response is not multipart (%s)" % (content_type or "no Content-Type"))
     answers: list[tuple[str | None, int, str]] = []
@@ -379,16 +382,17 @@ def _batch_answers(content_type: str, body: bytes) -> list[tuple[str | None, int
         content_id = part.get("Content-ID")
         if content_id:
             content_id = content_id.strip().strip("<>")
-            content_id = content_id[len("response-"):] if content_id.startswith("response-") else content_id
-        payload = part.get_payload(decode=True) or b""
-        head, _, rest = payload.lstrip().partition(b"\n")
-        fields = head.split()
+            if content_id.startswith("response-"):
+                content_id = content_id[len("response-"):]
+        payload = (part.get_payload(decode=True) or b"").lstrip().replace(b"\r\n", b"\n")
+        head, _, content = payload.partition(b"\n\n")  # status line and headers; body
+        fields = head.partition(b"\n")[0].split()
         if len(fields) < 2 or not fields[0].startswith(b"HTTP/") or not fields[1].isdigit():
             raise ValueError("an answer without an HTTP status line")
         status = int(fields[1])
-        text = fields[2:] and b" ".join(fields[2:]).decode("utf-8", "replace") or ""
+        text = b" ".join(fields[2:]).decode("utf-8", "replace")
         if not 200 <= status < 300:
-            content = rest.replace(b"\r\n", b"\n").partition(b"\n\n")[2].strip()
+            content = content.strip()
             try:
                 text = json.loads(content)["error"]["message"]
             except (ValueError, KeyError, TypeError):

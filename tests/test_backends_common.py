@@ -1,0 +1,362 @@
+"""Bad input, pruning and batched deletes on Google Cloud Storage and Azure
+Blob: the S3 scenarios of test_reliability, run on fake-gcs-server and
+Azurite through the test bed (or on live stores). Each test runs once per
+backend, through the ``store`` fixture.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from staticship.backends.base import Adapter, TransferError
+
+from .conftest import Tree, collectstatic
+from .test_manifest import write_site
+
+MIB = 1024 * 1024
+GCS_WRITES = ("Upload", "ResumableStart", "UploadPart", "Commit", "Compose", "Copy", "Delete",
+              "Patch", "Batch", "CreateMultipartUpload")
+AZURE_WRITES = ("Upload", "PutBlock", "PutBlockList", "Copy", "Delete", "Batch")
+# Request kinds of staticship's own report, as the test bed names them (live mode).
+REPORT_OPS = {"LIST": "List", "PUT": "Upload", "POST": "Upload", "GET": "Get",
+              "DELETE": "Delete", "BATCH": "Batch"}
+
+
+@dataclass
+class Store:
+    """One backend's test target, seen the same way for both backends."""
+
+    kind: str  # "gcs" or "azure"
+    target: Any  # conftest.GCSTarget or conftest.AzureTarget
+    manifest_backend: str
+    writes: tuple[str, ...]
+    batch_limit: int
+    #: Storage options under which the big file goes in chunks.
+    chunked: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def live(self) -> bool:
+        return bool(self.target.live)
+
+    @property
+    def control(self) -> Any:
+        return self.target.control
+
+    def settings(self, backend: str | None = None, location: str = "static",
+                 **extra: Any) -> dict[str, Any]:
+        if backend is None:
+            found: dict[str, Any] = self.target.settings(location=location, **extra)
+        else:
+            found = self.target.settings(backend, location=location, **extra)
+        return found
+
+    def location(self, name: str = "static") -> str:
+        return str(self.target.storage_options(name)["location"])
+
+    def storage(self, location: str = "static", **extra: Any) -> Any:
+        """A plain storage object on the target (the backend's own class)."""
+        if self.kind == "gcs":
+            from storages.backends.gcloud import GoogleCloudStorage
+
+            return GoogleCloudStorage(**self.target.storage_options(location, **extra))
+        from storages.backends.azure_storage import AzureStorage
+
+        return AzureStorage(**self.target.storage_options(location, **extra))
+
+    def adapter(self, location: str = "static") -> Adapter:
+        if self.kind == "gcs":
+            from staticship.backends.gcs import GCSAdapter
+
+            return GCSAdapter(self.storage(location), workers=4)
+        from staticship.backends.azure import AzureAdapter
+
+        return AzureAdapter(self.storage(location), workers=4)
+
+    def put(self, key: str, data: bytes) -> None:
+        if self.kind == "gcs":
+            self.target.client.bucket(self.target.bucket).blob(key).upload_from_string(data)
+        else:
+            self.target.client.upload_blob(key, data, overwrite=True)
+
+    def get(self, key: str) -> bytes:
+        return self.target.get(key)  # type: ignore[no-any-return]
+
+    def keys(self, prefix: str) -> set[str]:
+        return set(self.target.objects(prefix))
+
+    def published(self, location: str) -> set[str]:
+        """Names under ``location`` (relative), staticship's own records left out."""
+        prefix = location + "/"
+        return {k[len(prefix):] for k in self.keys(prefix)
+                if not k[len(prefix):].startswith(".staticship/")}
+
+    def describe(self, prefix: str) -> dict[str, dict[str, Any]]:
+        """Every object under ``prefix``: what a browser would be served."""
+        found = {}
+        for key, blob in self.target.objects(prefix).items():
+            if self.kind == "gcs":
+                content_type, encoding = blob.content_type, blob.content_encoding
+            else:
+                settings = blob.content_settings
+                content_type, encoding = settings.content_type, settings.content_encoding
+            data = self.get(key)
+            found[key[len(prefix):]] = {
+                "content_type": content_type,
+                "content_encoding": encoding,
+                "size": blob.size,
+                "length": len(data),
+                "md5": hashlib.md5(data).hexdigest(),
+            }
+        return found
+
+    def reset(self) -> None:
+        self.target.reset()
+
+    def ops(self, run: Any = None) -> Counter[str]:
+        """Requests by operation since the last reset: at the server, or (live)
+        from the run's own report."""
+        counts = self.target.counts()
+        if counts is not None:
+            return counts  # type: ignore[no-any-return]
+        found: Counter[str] = Counter()
+        if run is not None:
+            for kind, n in run.report.requests.items():
+                found[REPORT_OPS.get(kind, kind)] += n
+        return found
+
+
+@pytest.fixture(params=["gcs", "azure"])
+def store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Store:
+    if request.param == "gcs":
+        from staticship.backends import gcs as gcs_backend
+
+        target = request.getfixturevalue("gcs")
+        # Above 4 MiB a file leaves obstore for the storage's client, which
+        # uploads a body above 8 MB in a resumable session (1 MiB chunks).
+        monkeypatch.setattr(gcs_backend, "FAST_MAX_SIZE", 4 * MIB)
+        return Store("gcs", target, "tests.test_gcs.TunedGCS", GCS_WRITES,
+                     gcs_backend.BATCH_LIMIT, chunked={"blob_chunk_size": MIB})
+    from staticship.backends import azure as azure_backend
+
+    target = request.getfixturevalue("azure")
+    # Above 4 MiB a file leaves obstore for the SDK, which puts it in 4 MiB blocks.
+    monkeypatch.setattr(azure_backend, "FAST_MAX_SIZE", 4 * MIB)
+    monkeypatch.setattr(azure_backend.AzureAdapter, "max_single_put_size", 4 * MIB)
+    monkeypatch.setattr(azure_backend.AzureAdapter, "max_block_size", 4 * MIB)
+    return Store("azure", target, "tests.test_azure.TunedAzure", AZURE_WRITES,
+                 azure_backend.BATCH_LIMIT)
+
+
+def emulator_only(store: Store) -> None:
+    if store.live:
+        pytest.skip("needs the test bed")
+
+
+# -- bad input -----------------------------------------------------------------
+
+NFC = unicodedata.normalize("NFC", "café")
+NFD = unicodedata.normalize("NFD", "café")
+ODD_NAMES = [
+    "with space/a b.css", NFC + "/menu.js", NFD + "/menu.js", "plus+sign.js", "100%.txt",
+    "hash#tag.txt", "question?.txt", "amp&ersand.txt", "tilde~x.js", "quote'name.txt",
+    'double"quote.txt', "a/b/c/d/e/f/g/h/i/j/k/l/deep.txt", "empty.txt",
+    "no-type.unknownext", "UPPER.CSS", "Mixed.Js",
+]
+BIG = "big/over-threshold.bin"
+BIG_SIZE = 9 * MIB + 123  # above 8 MB (GCS: resumable) and two 4 MiB blocks (Azure)
+
+
+def write_odd_tree(tree: Tree) -> None:
+    for index, name in enumerate(ODD_NAMES):
+        tree.write(name, b"" if name == "empty.txt" else ("content %d\n" % index).encode())
+    tree.write(BIG, os.urandom(BIG_SIZE))
+
+
+def assert_big_file_went_in_chunks(store: Store) -> None:
+    if store.live:
+        return
+    counts = store.ops()
+    if store.kind == "gcs":
+        assert counts["ResumableStart"] == 1, counts
+        assert counts["UploadPart"] + counts["Commit"] == -(-BIG_SIZE // MIB), counts
+    else:
+        assert counts["PutBlock"] == 3 and counts["PutBlockList"] == 1, counts
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["obstore", "client"])
+def test_odd_names_round_trip_like_stock(store: Store, tree: Tree, fast: bool) -> None:
+    write_odd_tree(tree)
+    assert NFC != NFD
+    assert (tree.root / NFC / "menu.js").exists() and (tree.root / NFD / "menu.js").exists()
+    ours = store.settings(location="ours", **store.chunked)
+    stock = store.settings(location="stock", **store.chunked)
+    store.reset()
+    run = collectstatic(tree=tree, storages=ours, STATICSHIP_FAST_TRANSFER=fast)
+    assert sorted(run.report.uploaded) == sorted(tree.files)
+    assert_big_file_went_in_chunks(store)
+    collectstatic("--disable-staticship", tree=tree, storages=stock)
+
+    ours_objects = store.describe(store.location("ours") + "/")
+    stock_objects = store.describe(store.location("stock") + "/")
+    ours_objects = {k: v for k, v in ours_objects.items() if not k.startswith(".staticship/")}
+    assert sorted(ours_objects) == sorted(stock_objects) == sorted(tree.files)
+    for name, data in tree.files.items():
+        assert ours_objects[name] == stock_objects[name], name
+        assert ours_objects[name]["md5"] == hashlib.md5(data).hexdigest(), name
+        assert ours_objects[name]["size"] == len(data), name
+    assert ours_objects["UPPER.CSS"]["content_type"] == "text/css"
+    assert ours_objects["empty.txt"]["size"] == 0
+
+    tree.touch_all()
+    store.reset()
+    again = collectstatic(tree=tree, storages=ours, STATICSHIP_FAST_TRANSFER=fast)
+    assert again.report.uploaded == []
+    assert again.report.files == dict.fromkeys(tree.files, "unchanged")
+    counts = store.ops(again)
+    assert not any(counts[w] for w in store.writes), counts
+    assert counts["List"] == 1
+
+
+# -- batched deletes -----------------------------------------------------------
+
+def test_delete_many_goes_in_batches_and_ignores_missing(store: Store) -> None:
+    """More objects than one batch takes, odd names among them, and names
+    that do not exist: everything named goes, in two batch requests."""
+    emulator_only(store)
+    location = store.location("del")
+    names = ODD_NAMES + ["n/%04d.js" % i for i in range(store.batch_limit + 10 - len(ODD_NAMES))]
+    for name in names:
+        store.put(location + "/" + name, b"x")
+    store.put(location + "-other/n/0001.js", b"keep")
+    store.put(location + "/kept.js", b"keep")
+    adapter = store.adapter("del")
+    store.reset()
+    adapter.delete_many([*names, "never/there.js", "n/9999.js"])
+    counts = store.ops()
+    assert counts == Counter({"Batch": 2}), counts
+    assert store.keys(location + "/") == {location + "/kept.js"}
+    assert store.get(location + "-other/n/0001.js") == b"keep"
+    assert adapter.requests == Counter({"BATCH": 2})
+    # Again: every object is missing now, which is no error.
+    adapter.delete_many(names[:3])
+    assert adapter.requests["BATCH"] == 3
+
+
+def test_delete_many_refused_names_the_object(store: Store) -> None:
+    emulator_only(store)
+    location = store.location("refused")
+    store.put(location + "/a.js", b"a")
+    adapter = store.adapter("refused")
+    store.control.faults(fail_writes_after=0, fail_status=403)
+    with pytest.raises(TransferError) as info:
+        adapter.delete_many(["a.js"])
+    assert location + "/a.js" in str(info.value)
+    assert not adapter.is_transient(info.value)
+    assert adapter.explain(info.value) and "Access denied" in str(adapter.explain(info.value))
+
+    store.reset()
+    store.control.faults(throttle_burst=1)
+    if store.kind == "gcs":
+        # One request of ours, not retried below the pipeline (which retries it).
+        with pytest.raises(TransferError) as info:
+            adapter.delete_many(["a.js"])
+        assert adapter.is_transient(info.value)
+        adapter.delete_many(["a.js"])
+    else:
+        adapter.delete_many(["a.js"])  # the Azure SDK retries a 503 by itself
+    statuses = [r["status"] for r in store.control.requests()]
+    assert statuses == [503, 202 if store.kind == "azure" else 200]
+    assert store.keys(location + "/") == set()
+
+
+def test_prune_failure_is_one_clear_line(store: Store, tree: Tree) -> None:
+    emulator_only(store)
+    from django.core.management.base import CommandError
+
+    storages = store.settings()
+    location = store.location()
+    store.put(location + "/old.js", b"old")
+    tree.write("new.js", b"new")
+    collectstatic(tree=tree, storages=storages)
+    store.control.faults(fail_writes_after=0, fail_status=403)
+    with pytest.raises(CommandError) as info:
+        collectstatic("--prune", tree=tree, storages=storages)
+    message = str(info.value)
+    assert "Deleting stale files failed" in message and "old.js" in message
+    assert "Access denied" in message
+    store.reset()
+    assert location + "/old.js" in store.keys(location + "/")
+
+
+# -- pruning -------------------------------------------------------------------
+
+def deploy(tree: Tree, storages: dict[str, Any], version: int, *args: str, **settings: Any) -> Any:
+    tree.write("css/theme/colors.css", b'@import "fonts.css";\n.v%d { color: red }\n' % version)
+    tree.write("js/lib/util.js", b"export function util() { return %d }\n" % version)
+    return collectstatic(*args, tree=tree, storages=storages, **settings)
+
+
+def test_prune_keeps_the_last_k_deployments(store: Store, tree: Tree) -> None:
+    write_site(tree)
+    storages = store.settings(store.manifest_backend)
+    location = store.location()
+    outside = location + "-elsewhere/keep.css"
+    store.put(outside, b"keep")
+    manifests = []
+    for version in (1, 2, 3):
+        deploy(tree, storages, version)
+        manifests.append(json.loads(store.get(location + "/assets.json")))
+    before = store.keys(location + "/")
+    records = sorted(k for k in before if "/.staticship/deployments/" in k)
+    assert len(records) == 3
+
+    store.reset()
+    dry = deploy(tree, storages, 3, "--prune", "--dry-run", STATICSHIP_PRUNE_KEEP=2)
+    assert store.keys(location + "/") == before
+    assert dry.report.deleted and dry.report.bytes_freed > 0
+    assert "Would delete %d files" % len(dry.report.deleted) in dry.output
+    for name in dry.report.deleted:
+        assert "Pretending to delete '%s'" % name in dry.output
+    counts = store.ops(dry)
+    assert not any(counts[w] for w in store.writes), counts
+
+    store.reset()
+    run = deploy(tree, storages, 3, "--prune", STATICSHIP_PRUNE_KEEP=2)
+    assert run.report.deleted == dry.report.deleted
+    counts = store.ops(run)
+    batches = -(-(len(run.report.deleted) + 1) // store.batch_limit)  # + the stale record
+    assert counts["Batch"] == batches and counts["Delete"] == 0, counts
+    after = store.published(location)
+    for kept in manifests[1:]:
+        for original, hashed in kept["paths"].items():
+            assert original in after and hashed in after
+    only_first = set(manifests[0]["paths"].values()) - {
+        h for m in manifests[1:] for h in m["paths"].values()}
+    assert only_first and not (only_first & after)
+    assert after == store.published(location) and not (set(run.report.deleted) & after)
+    left = sorted(k for k in store.keys(location + "/") if "/.staticship/deployments/" in k)
+    assert len(left) == 2 and set(left) < set(records)
+    assert store.get(outside) == b"keep"
+
+
+def test_prune_without_manifest_removes_stale_files(store: Store, tree: Tree) -> None:
+    storages = store.settings()
+    location = store.location()
+    store.put(location + "/old.js", b"old")
+    store.put(location + "/old/deeper/gone.css", b"old")
+    store.put(location + "x/keep.js", b"k")
+    tree.write("new.js", b"new")
+    store.reset()
+    run = collectstatic("--prune", tree=tree, storages=storages)
+    assert sorted(run.report.deleted) == ["old.js", "old/deeper/gone.css"]
+    assert store.keys(location) == {location + "/new.js", location + "x/keep.js"}
+    counts = store.ops(run)
+    assert counts["Batch"] == 1 and counts["Delete"] == 0, counts
