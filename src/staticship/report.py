@@ -90,6 +90,7 @@ class Report:
         """The ``--report`` document (docs/report-schema.json). ``status`` is
         "ok" or "failed"; a failed run also names the ``completed`` uploads.
         In a dry run ``bytes_uploaded`` holds what would have been uploaded."""
+        planned: int | None
         if self.dry_run:
             done, sent, planned = 0, 0, self.bytes_uploaded
         elif status == "ok":

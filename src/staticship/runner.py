@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from django.conf import settings
+from django.contrib.staticfiles.management.commands.collectstatic import Command as StockCommand
 from django.core.management.base import CommandError
 from django.core.files.storage import InMemoryStorage, Storage
 from django.utils.functional import LazyObject, empty
@@ -127,7 +128,7 @@ def collect(command: Any) -> dict[str, list[str]]:
 def stock(command: Any) -> dict[str, list[str]]:
     """Django's own ``collect()``, with a ``--report`` of what it returned."""
     start = time.perf_counter()
-    stock_collect = type(command).__mro__[1].collect
+    stock_collect = StockCommand.collect
     where = "storage %s" % settings.STORAGES.get("staticfiles", {}).get("BACKEND", "?")
     try:
         result: dict[str, list[str]] = stock_collect(command)

@@ -17,7 +17,7 @@ import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 from django.core.files import File
 from django.core.files.storage import Storage
@@ -168,8 +168,7 @@ class AzureAdapter(Adapter):
     def prepare(self, file: LocalFile, remote: RemoteState | None) -> Prepared:
         params = {"settings": self.content_settings(file.name), "exists": remote is not None}
         item = Prepared(file, file.path, 0, "", params=params)
-        with item.open() as body:
-            item.md5, item.size = fp.md5_of_file(body)
+        item.measure()
         item.tokens.add(item.md5)
         return item
 
@@ -431,7 +430,9 @@ class _ObstoreWriter:
                 from obstore.store import AzureStore
 
                 self._store = AzureStore(
-                    self.container, config=dict(self.config), client_options=dict(self.options)
+                    self.container,
+                    config=cast(Any, dict(self.config)),
+                    client_options=cast(Any, dict(self.options)),
                 )
             return self._store
 

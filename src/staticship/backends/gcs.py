@@ -13,14 +13,13 @@ blob parameters, or through its ``_save`` when a subclass overrides it.
 
 from __future__ import annotations
 
-import base64
 import json
 import mimetypes
 import threading
 import uuid
 from datetime import timezone
 from email.parser import BytesParser
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 from django.core.exceptions import ImproperlyConfigured
@@ -97,7 +96,7 @@ class GCSAdapter(Adapter):
     @staticmethod
     def _size_pool(client: Any, workers: int) -> None:
         """Let the client's HTTP session keep one connection per worker."""
-        session = getattr(client, "_http", None)
+        session: Any = getattr(client, "_http", None)
         adapters = getattr(session, "adapters", None)
         if not adapters:
             return
@@ -179,8 +178,7 @@ class GCSAdapter(Adapter):
             item = Prepared(file, body, 0, "", params=params, temporary=True)
         else:
             item = Prepared(file, file.path, 0, "", params=params)
-        with item.open() as body_file:
-            item.md5, item.size = fp.md5_of_file(body_file)
+        item.measure()
         item.tokens.add(item.md5)
         if remote is not None and remote.token and remote.token.startswith(CRC_PREFIX):
             with item.open() as body_file:
@@ -304,8 +302,8 @@ class GCSAdapter(Adapter):
         if not 200 <= response.status_code < 300:
             from google.api_core.exceptions import from_http_response
 
-            exc = from_http_response(response)
-            raise self._classify(exc, first) from exc
+            error = from_http_response(response)
+            raise self._classify(error, first) from error
         try:
             answers = _batch_answers(response.headers.get("Content-Type", ""), response.content)
         except ValueError as exc:
@@ -379,12 +377,13 @@ def _batch_answers(content_type: str, body: bytes) -> list[tuple[str | None, int
         raise ValueError("the response is not multipart (%s)" % (content_type or "no Content-Type"))
     answers: list[tuple[str | None, int, str]] = []
     for part in message.get_payload():  # type: ignore[union-attr]
-        content_id = part.get("Content-ID")
+        content_id = part.get("Content-ID")  # type: ignore[union-attr]
         if content_id:
             content_id = content_id.strip().strip("<>")
             if content_id.startswith("response-"):
                 content_id = content_id[len("response-"):]
-        payload = (part.get_payload(decode=True) or b"").lstrip().replace(b"\r\n", b"\n")
+        raw: Any = part.get_payload(decode=True)  # type: ignore[union-attr]
+        payload = (raw or b"").lstrip().replace(b"\r\n", b"\n")
         head, _, content = payload.partition(b"\n\n")  # status line and headers; body
         fields = head.partition(b"\n")[0].split()
         if len(fields) < 2 or not fields[0].startswith(b"HTTP/") or not fields[1].isdigit():
@@ -504,8 +503,8 @@ class _ObstoreWriter:
 
                 self._store = GCSStore(
                     self.bucket,
-                    config=dict(self.config),
-                    client_options=dict(self.options),
+                    config=cast(Any, dict(self.config)),
+                    client_options=cast(Any, dict(self.options)),
                     credential_provider=self.provider,
                 )
             return self._store

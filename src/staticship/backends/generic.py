@@ -15,7 +15,6 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage
 
-from .. import fingerprint as fp
 from ..plan import RemoteState
 from ..sources import LocalFile
 from .base import Adapter, Prepared, TransferError
