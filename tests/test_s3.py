@@ -338,3 +338,21 @@ def test_adapter_setting_names_the_adapter(s3: S3Target, tree: Tree) -> None:
                         STATICSHIP_ADAPTER="staticship.backends.generic.GenericAdapter")
     assert run.report.backend == "generic"
     assert run.report.files == {"a.css": "new"}
+
+
+def test_listing_survives_keys_obstore_cannot_represent(s3: S3Target, tree: Tree) -> None:
+    """A key with a '..' segment (put there by another tool) makes obstore's
+    listing fail; staticship then lists with boto3, which takes any key."""
+    tree.write("css/a.css", b"a")
+    storages = s3.settings()
+    location = storages["staticfiles"]["OPTIONS"]["location"]
+    s3.client.put_object(Bucket=s3.bucket, Key=location + "/odd/../x.txt", Body=b"x")
+    first = collectstatic(tree=tree, storages=storages)
+    assert first.report.files == {"css/a.css": "new"}
+    s3.reset()
+    second = collectstatic(tree=tree, storages=storages)
+    assert second.report.files == {"css/a.css": "unchanged"}
+    counts = ops(s3, second)
+    if not s3.live:
+        assert counts["ListObjectsV2"] == 2  # obstore's page, then boto3's
+        assert not any(counts[w] for w in WRITES)

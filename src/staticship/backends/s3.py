@@ -117,6 +117,31 @@ class S3Adapter(Adapter):
 
     # -- list --------------------------------------------------------------
     def inventory(self) -> dict[str, RemoteState]:
+        if self._fast is not None:
+            try:
+                return self._inventory_obstore(self._fast)
+            except Exception:  # noqa: BLE001 - e.g. a key object_store cannot represent
+                pass  # boto3 lists anything S3 can hold
+        return self._inventory_boto3()
+
+    def _inventory_obstore(self, writer: _ObstoreWriter) -> dict[str, RemoteState]:
+        """ListObjectsV2 through obstore: the same pages, parsed in Rust
+        (boto3 spends about 0.1 s of CPU per 1,000 entries)."""
+        import obstore
+
+        found: dict[str, RemoteState] = {}
+        cut = len(self.prefix)
+        stream = obstore.list(writer.store({}, {}), self.prefix.rstrip("/") or None,
+                              chunk_size=1000)
+        for batch in stream:
+            for entry in batch:
+                found[entry["path"][cut:]] = RemoteState(
+                    fp.normalize_etag(entry.get("e_tag")), entry.get("size")
+                )
+        self.requests["LIST"] += max(1, -(-len(found) // 1000))  # S3 pages hold 1,000
+        return found
+
+    def _inventory_boto3(self) -> dict[str, RemoteState]:
         found: dict[str, RemoteState] = {}
         paginator = self.client.get_paginator("list_objects_v2")
         cut = len(self.prefix)
@@ -335,10 +360,10 @@ class _ObstoreWriter:
             return None
         if isinstance(storage.verify, str):
             return None
-        client = storage.connection.meta.client
+        session = storage._create_session()  # cheaper than a client
         base: dict[str, Any] = {
             "bucket": storage.bucket_name,
-            "region": client.meta.region_name or "us-east-1",
+            "region": storage.region_name or session.region_name or "us-east-1",
         }
         style = storage.addressing_style or (getattr(config, "s3", None) or {}).get("addressing_style")
         endpoint = storage.endpoint_url
@@ -365,7 +390,6 @@ class _ObstoreWriter:
                 "expires_at": None,
             }
         else:
-            session = storage._create_session()
             if session.get_credentials() is None:
                 return None
             from obstore.auth.boto3 import Boto3CredentialProvider
@@ -380,7 +404,7 @@ class _ObstoreWriter:
         # upload; leave those few large files to the storage itself.
         return not (multipart and any(p in params for p in (*_HEADERS, "Expires")))
 
-    def _store(self, headers: dict[str, str], encryption: dict[str, Any]) -> Any:
+    def store(self, headers: dict[str, str], encryption: dict[str, Any]) -> Any:
         key = (tuple(sorted(headers.items())), tuple(sorted(encryption.items())))
         with self._lock:
             store = self._stores.get(key)
@@ -428,7 +452,7 @@ class _ObstoreWriter:
                 from urllib.parse import parse_qsl
 
                 tags = dict(parse_qsl(str(value), keep_blank_values=True))
-        store = self._store(headers, encryption)
+        store = self.store(headers, encryption)
         with item.open() as body:
             if multipart:
                 result = obstore.put(store, key, body, attributes=attributes, tags=tags,
