@@ -17,7 +17,7 @@ DEFAULTS: dict[str, Any] = {
     # Dotted path of an adapter class, or None to detect it from the storage.
     "ADAPTER": None,
     # Concurrent transfers.
-    "WORKERS": 32,
+    "WORKERS": 64,
     # Use the fast transfer path (obstore) where it writes the same objects as
     # the storage would; False always uploads through the storage object.
     "FAST_TRANSFER": True,
