@@ -45,23 +45,23 @@ def md5_of_file(fileobj: BinaryIO) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-_memo: dict[tuple[str, int, int, int], tuple[str, int]] = {}
+_memo: dict[tuple[int, int, int, int], tuple[str, int]] = {}
 _memo_lock = threading.Lock()
 
 
 def md5_of_path(path: str) -> tuple[str, int]:
     """(hex MD5, size) of the file at ``path``, computed once per run for a
     given file: the same bytes are fingerprinted for the inputs, for Django's
-    hashed names and for the upload plan. Keyed by the resolved path, inode,
-    size and modification time, so an edited file is hashed again."""
-    real = os.path.realpath(path)
-    stat = os.stat(real)
-    key = (real, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    hashed names and for the upload plan. Keyed by the file's identity (device,
+    inode, following links), size and modification time. Callers only pass
+    files that are not rewritten during the run (sources, finished staging)."""
+    stat = os.stat(path)
+    key = (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
     with _memo_lock:
         known = _memo.get(key)
     if known is not None:
         return known
-    with open(real, "rb") as handle:
+    with open(path, "rb") as handle:
         result = md5_of_file(handle)
     with _memo_lock:
         _memo[key] = result
