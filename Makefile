@@ -13,7 +13,7 @@ export AWS_EC2_METADATA_DISABLED := true
 export NO_GCE_CHECK := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: test test-old test-new venv demo bench bench-quick clean
+.PHONY: test test-old venv demo bench bench-quick clean
 
 $(VENV_OLD)/.installed: pyproject.toml requirements/test.txt
 	$(PY_OLD) -m venv $(VENV_OLD)
@@ -50,3 +50,18 @@ clean:
 # and the example project, stock against staticship, cold and warm.
 demo: $(VENV_OLD)/.installed
 	$(VENV_OLD)/bin/python scripts/demo.py $(DEMO_ARGS)
+
+# Benchmarks: stock collectstatic, Collectfasta and staticship side by side on
+# the bench's own in-memory S3 server (20 ms a request); writes docs/benchmarks.*
+VENV_BENCH := .venv-bench
+$(VENV_BENCH)/.installed: pyproject.toml bench/requirements.txt
+	@test -n "$(PY_NEW)" || { echo "Python 3.12+ is needed (set PY_NEW=/path/to/python3.12)"; exit 1; }
+	$(PY_NEW) -m venv $(VENV_BENCH)
+	$(VENV_BENCH)/bin/pip install -q -e '.[s3]' -r bench/requirements.txt '$(DJANGO_NEW)'
+	touch $@
+
+bench: $(VENV_BENCH)/.installed
+	$(VENV_BENCH)/bin/python -m bench.run --full --latency-ms 20 --out docs/
+
+bench-quick: $(VENV_BENCH)/.installed
+	$(VENV_BENCH)/bin/python -m bench.run --quick --out docs/
