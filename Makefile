@@ -62,6 +62,7 @@ $(VENV_BENCH)/.installed: pyproject.toml bench/requirements.txt
 
 bench: $(VENV_BENCH)/.installed
 	$(VENV_BENCH)/bin/python -m bench.run --full --latency-ms 20 --out docs/
+	$(VENV_BENCH)/bin/python -m bench.postprocess --files 1000 3000 --runs 3 --out docs/
 
 bench-quick: $(VENV_BENCH)/.installed
 	$(VENV_BENCH)/bin/python -m bench.run --quick --out docs/
