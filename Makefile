@@ -48,6 +48,7 @@ clean:
 
 # The main job on an embedded default: a local S3 emulator (20 ms a request)
 # and the example project, stock against staticship, cold and warm.
+DEMO_ARGS ?= --stock-budget 12
 demo: $(VENV_OLD)/.installed
 	$(VENV_OLD)/bin/python scripts/demo.py $(DEMO_ARGS)
 
