@@ -25,7 +25,7 @@ from django.core.files.storage import Storage
 from .. import fingerprint as fp
 from ..plan import RemoteState
 from ..sources import LocalFile
-from .base import Adapter, Prepared, TransferError
+from .base import Adapter, Prepared, TransferError, prepare_body
 
 _MODULE = "storages.backends.azure_storage"
 
@@ -167,10 +167,7 @@ class AzureAdapter(Adapter):
 
     def prepare(self, file: LocalFile, remote: RemoteState | None) -> Prepared:
         params = {"settings": self.content_settings(file.name), "exists": remote is not None}
-        item = Prepared(file, file.path, 0, "", params=params)
-        item.measure()
-        item.tokens.add(item.md5)
-        return item
+        return prepare_body(file, params)
 
     def expected_token(self, item: Prepared) -> str | None:
         return item.md5

@@ -11,7 +11,9 @@ reporting) lives in the pipeline and is shared.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
+from collections.abc import Callable
 from abc import ABC, abstractmethod
 from collections import Counter
 from dataclasses import dataclass, field
@@ -136,6 +138,34 @@ class Adapter(ABC):
 
     def close(self) -> None:
         """Release connections and other resources."""
+
+
+def prepare_body(
+    file: LocalFile,
+    params: dict[str, Any],
+    compress: Callable[[BinaryIO, BinaryIO], None] | None = None,
+) -> Prepared:
+    """``file`` made ready to upload: its body is the source itself, or a
+    temporary copy when ``compress`` writes the bytes the storage would send
+    (its gzip) or when the source has no local path. MD5 and size are
+    measured, and the MD5 is a token."""
+    if compress is not None or not file.path:
+        body = spool_path()
+        try:
+            with file.open() as source, open(body, "wb") as out:
+                if compress is not None:
+                    compress(source, out)
+                else:
+                    shutil.copyfileobj(source, out, fp.BLOCK)
+        except BaseException:
+            os.unlink(body)
+            raise
+        item = Prepared(file, body, 0, "", params=params, temporary=True)
+    else:
+        item = Prepared(file, file.path, 0, "", params=params)
+    item.measure()
+    item.tokens.add(item.md5)
+    return item
 
 
 def spool_path(suffix: str = "") -> str:

@@ -19,7 +19,7 @@ import threading
 import uuid
 from datetime import timezone
 from email.parser import BytesParser
-from typing import Any, cast
+from typing import Any, BinaryIO, cast
 from urllib.parse import quote
 
 from django.core.exceptions import ImproperlyConfigured
@@ -29,7 +29,7 @@ from django.core.files.storage import Storage
 from .. import fingerprint as fp
 from ..plan import RemoteState
 from ..sources import LocalFile
-from .base import Adapter, Prepared, TransferError, spool_path
+from .base import Adapter, Prepared, TransferError, prepare_body
 
 _MODULE = "storages.backends.gcloud"
 
@@ -164,22 +164,14 @@ class GCSAdapter(Adapter):
 
     def prepare(self, file: LocalFile, remote: RemoteState | None) -> Prepared:
         params, gzipped = self.write_parameters(file.name)
-        if gzipped or not file.path:
-            body = spool_path()
-            with file.open() as source, open(body, "wb") as out:
-                if gzipped:
-                    # The storage's own compression: the very bytes it uploads.
-                    compressed = self.storage._compress_content(File(source, name=file.name))  # type: ignore[attr-defined]
-                    for block in fp.iter_blocks(compressed):
-                        out.write(block)
-                else:
-                    for block in fp.iter_blocks(source):
-                        out.write(block)
-            item = Prepared(file, body, 0, "", params=params, temporary=True)
-        else:
-            item = Prepared(file, file.path, 0, "", params=params)
-        item.measure()
-        item.tokens.add(item.md5)
+
+        def compress(source: BinaryIO, out: BinaryIO) -> None:
+            # The storage's own compression: the very bytes it uploads.
+            compressed = self.storage._compress_content(File(source, name=file.name))  # type: ignore[attr-defined]
+            for block in fp.iter_blocks(compressed):
+                out.write(block)
+
+        item = prepare_body(file, params, compress if gzipped else None)
         if remote is not None and remote.token and remote.token.startswith(CRC_PREFIX):
             with item.open() as body_file:
                 crc = fp.crc32c_b64(body_file)

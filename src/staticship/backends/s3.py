@@ -20,7 +20,7 @@ from django.core.files.storage import Storage
 from .. import fingerprint as fp
 from ..plan import RemoteState
 from ..sources import LocalFile
-from .base import Adapter, Prepared, TransferError, spool_path
+from .base import Adapter, Prepared, TransferError, prepare_body
 
 try:
     from storages.backends.s3 import S3Storage
@@ -170,19 +170,7 @@ class S3Adapter(Adapter):
 
     def prepare(self, file: LocalFile, remote: RemoteState | None) -> Prepared:
         params, gzipped = self.write_parameters(file.name)
-        if gzipped or not file.path:
-            body = spool_path()
-            with file.open() as source, open(body, "wb") as out:
-                if gzipped:
-                    fp.gzip_stream(source, out)
-                else:
-                    for block in fp.iter_blocks(source):
-                        out.write(block)
-            item = Prepared(file, body, 0, "", params=params, temporary=True)
-        else:
-            item = Prepared(file, file.path, 0, "", params=params)
-        item.measure()
-        item.tokens.add(item.md5)
+        item = prepare_body(file, params, fp.gzip_stream if gzipped else None)
         part_sizes = []
         if item.size >= self.threshold:
             part_sizes.append(fp.s3_part_size(item.size, self.chunk_size))
