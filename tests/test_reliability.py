@@ -440,3 +440,20 @@ def test_prune_without_manifest_removes_stale_files(s3: S3Target, tree: Tree) ->
     run = collectstatic("--prune", tree=tree, storages=storages)
     assert run.report.deleted == ["old.js"]
     assert set(s3.objects("")) == {location + "new.js", location.rstrip("/") + "x/keep.js"}
+
+
+def test_prune_keeps_its_own_records_with_a_top_level_state_name(s3: S3Target, tree: Tree) -> None:
+    """With STATICSHIP_STATE_NAME at the top of the location, the deployment
+    records still count as staticship's own: never planned as stale files,
+    and kept for the last K deployments."""
+    write_site(tree)
+    storages = s3_settings(s3, TunedS3)
+    location = prefix_of(storages)
+    for version in (1, 2, 3):
+        run = deploy(tree, storages, version, "--prune", STATICSHIP_STATE_NAME="state.json",
+                     STATICSHIP_PRUNE_KEEP=2)
+        assert not any(n.startswith(".staticship/") or n == "state.json"
+                       for n in run.report.deleted)
+    records = [k for k in s3.objects(location + ".staticship/deployments/")]
+    assert len(records) == 2
+    assert location + "state.json" in s3.objects(location)

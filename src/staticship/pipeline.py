@@ -131,7 +131,12 @@ class Pipeline:
     # -- deployment history (manifest storages) ------------------------------
     @property
     def internal_dir(self) -> str:
-        return posixpath.dirname(self.state_name)
+        """Where staticship's own objects live: the state record's folder (a
+        state record at the top of the location still gets a folder)."""
+        return posixpath.dirname(self.state_name) or ".staticship"
+
+    def is_internal(self, name: str) -> bool:
+        return name == self.state_name or name.startswith(self.internal_dir + "/")
 
     def deployment_record(self, deployment: str) -> str:
         return posixpath.join(self.internal_dir, "deployments", deployment + ".json")
@@ -164,12 +169,7 @@ class Pipeline:
                 remote = self.retrying(self.adapter.inventory)
             except Exception as exc:  # noqa: BLE001 - reported as one clear line
                 raise self.failure("Listing %s" % self.adapter.describe(), exc) from exc
-        internal = self.internal_dir + "/" if self.internal_dir else None
-        self.internal = {
-            name: remote.pop(name)
-            for name in list(remote)
-            if name == self.state_name or (internal and name.startswith(internal))
-        }
+        self.internal = {name: remote.pop(name) for name in list(remote) if self.is_internal(name)}
         self._state_listed = self.state_name in self.internal
         return remote
 
