@@ -82,6 +82,10 @@ class UpstreamError(Exception):
 
 class ProxyHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes: with Nagle's algorithm on,
+    # the body waits for the client's delayed ACK (40 ms on Linux) and every
+    # sequential request with a response body pays it.
+    disable_nagle_algorithm = True
     server: ProxyServer
     _upstream_conn: http.client.HTTPConnection | None = None
     _pending: tuple[dict[str, Any], _BodyReader] | None = None  # log entry of the request in progress
