@@ -22,10 +22,17 @@ from ..plan import RemoteState
 from ..sources import LocalFile
 from .base import Adapter, Prepared, TransferError, prepare_body
 
-try:
-    from storages.backends.s3 import S3Storage
-except ImportError:  # pragma: no cover - the [s3] extra is not installed
-    S3Storage = None  # type: ignore[assignment,misc]
+_MODULE = "storages.backends.s3"
+
+
+def _storage_class() -> Any:
+    """S3Storage, imported only when a storage derives from it (boto3 takes a
+    tenth of a second to import: runs on other stores do not pay for it)."""
+    try:
+        from storages.backends.s3 import S3Storage
+    except ImportError:  # pragma: no cover - the [s3] extra is not installed
+        return None
+    return S3Storage
 
 # Write parameters (boto3 ExtraArgs) the fast path maps onto obstore, and how.
 _ATTRIBUTES = {
@@ -83,7 +90,10 @@ class S3Adapter(Adapter):
 
     @classmethod
     def handles(cls, storage: Storage) -> bool:
-        return S3Storage is not None and isinstance(storage, S3Storage)
+        if not any(k.__module__ == _MODULE for k in type(storage).__mro__):
+            return False
+        base = _storage_class()
+        return base is not None and isinstance(storage, base)
 
     def __init__(self, storage: Storage, *, workers: int = 32) -> None:
         super().__init__(storage, workers=workers)
@@ -339,9 +349,10 @@ class _ObstoreWriter:
             import obstore  # noqa: F401
         except ImportError:
             return None
-        if type(storage)._save is not S3Storage._save:  # a subclass writes its own way
+        s3_storage = _storage_class()
+        if type(storage)._save is not s3_storage._save:  # a subclass writes its own way
             return None
-        if getattr(type(storage), "_compress_content", None) is not getattr(S3Storage, "_compress_content", None):
+        if getattr(type(storage), "_compress_content", None) is not getattr(s3_storage, "_compress_content", None):
             return None
         config = storage.client_config
         if getattr(config, "proxies", None) or not storage.use_ssl and not storage.endpoint_url:
