@@ -53,15 +53,16 @@ demo: $(VENV_OLD)/.installed
 	$(VENV_OLD)/bin/python scripts/demo.py $(DEMO_ARGS)
 
 # Benchmarks: stock collectstatic, Collectfasta and staticship side by side on
-# the bench's own in-memory S3 server (20 ms a request); writes docs/benchmarks.*
+# the bench's own in-memory S3 server, and on fake-gcs-server and Azurite behind
+# the test bed's proxy (20 ms a request); writes docs/benchmarks.*
 VENV_BENCH := .venv-bench
 $(VENV_BENCH)/.installed: pyproject.toml bench/requirements.txt
 	@test -n "$(PY_NEW)" || { echo "Python 3.12+ is needed (set PY_NEW=/path/to/python3.12)"; exit 1; }
 	$(PY_NEW) -m venv $(VENV_BENCH)
-	$(VENV_BENCH)/bin/pip install -q -e '.[s3]' -r bench/requirements.txt '$(DJANGO_NEW)'
+	$(VENV_BENCH)/bin/pip install -q -e '.[s3,gcs,azure]' -r bench/requirements.txt '$(DJANGO_NEW)'
 	touch $@
 
-bench: $(VENV_BENCH)/.installed
+bench: $(VENV_BENCH)/.installed node_modules/.installed
 	$(VENV_BENCH)/bin/python -m bench.run --full --latency-ms 20 --out docs/
 	$(VENV_BENCH)/bin/python -m bench.postprocess --files 1000 3000 --runs 3 --out docs/
 

@@ -3,9 +3,14 @@
 BENCH_VARIANT   stock | collectfasta | staticship | floor
 BENCH_STORAGE   s3 (storages.backends.s3.S3Storage)
                 | s3manifest (storages.backends.s3.S3ManifestStaticStorage)
+                | gcs (storages.backends.gcloud.GoogleCloudStorage)
+                | azure (storages.backends.azure_storage.AzureStorage)
 BENCH_SOURCE    the static tree (a STATICFILES_DIRS entry)
-BENCH_ENDPOINT  the S3 endpoint, BENCH_BUCKET its bucket, BENCH_LOCATION the
-                key prefix ("static" by default)
+BENCH_ENDPOINT  the S3 endpoint, BENCH_BUCKET its bucket (the container for
+                Azure), BENCH_LOCATION the key prefix ("static" by default)
+BENCH_AZURE_CONNECTION_STRING  Azurite's connection string (azure)
+STORAGE_EMULATOR_HOST          fake-gcs-server's address (gcs; read by
+                google-cloud-storage and by staticship)
 BENCH_CACHE_DIR Collectfasta's cache folder with BENCH_COLLECTFASTA_CACHE=file
 BENCH_STATIC_ROOT  STATIC_ROOT (unused by remote storages; required by Django
                 for local ones)
@@ -52,19 +57,46 @@ S3_OPTIONS = {
 BACKENDS = {
     "s3": "storages.backends.s3.S3Storage",
     "s3manifest": "storages.backends.s3.S3ManifestStaticStorage",
+    "gcs": "storages.backends.gcloud.GoogleCloudStorage",
+    "azure": "storages.backends.azure_storage.AzureStorage",
 }
+
+
+def _options(storage: str) -> dict:
+    location = os.environ.get("BENCH_LOCATION", "static")
+    bucket = os.environ.get("BENCH_BUCKET", "bench")
+    if storage == "gcs":
+        # The emulator takes any caller: anonymous credentials, so that no
+        # client looks for credentials elsewhere (metadata server included).
+        from google.auth.credentials import AnonymousCredentials
+
+        return {
+            "bucket_name": bucket,
+            "location": location,
+            "project_id": "bench",
+            "credentials": AnonymousCredentials(),
+            "querystring_auth": False,
+        }
+    if storage == "azure":
+        return {
+            "connection_string": os.environ["BENCH_AZURE_CONNECTION_STRING"],
+            "azure_container": bucket,
+            "location": location,
+        }
+    return dict(S3_OPTIONS)
+
 
 # The floor variant keeps these settings too: its bench_floor command builds
 # the storage object (imports only, no request) and works locally.
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
-    "staticfiles": {"BACKEND": BACKENDS[STORAGE], "OPTIONS": dict(S3_OPTIONS)},
+    "staticfiles": {"BACKEND": BACKENDS[STORAGE], "OPTIONS": _options(STORAGE)},
 }
 
 if VARIANT == "collectfasta":
     # Collectfasta's README: Boto3Strategy for S3Storage, the in-memory
-    # two-pass strategy (marked "recommended") for S3ManifestStaticStorage;
-    # 20 threads; a dedicated cache with MAX_ENTRIES above the number of files.
+    # two-pass strategy (marked "recommended") for S3ManifestStaticStorage,
+    # GoogleCloudStrategy and AzureBlobStrategy for the other two; 20 threads; a dedicated cache with MAX_ENTRIES above the number of files.
     #
     # The cache is LocMemCache, so it starts empty in every process, as any
     # cache does on an ephemeral CI runner.  Its README warns against LocMem
@@ -77,6 +109,8 @@ if VARIANT == "collectfasta":
     COLLECTFASTA_STRATEGY = {
         "s3": "collectfasta.strategies.boto3.Boto3Strategy",
         "s3manifest": "collectfasta.strategies.boto3.Boto3ManifestMemoryStrategy",
+        "gcs": "collectfasta.strategies.gcloud.GoogleCloudStrategy",
+        "azure": "collectfasta.strategies.azure.AzureBlobStrategy",
     }[STORAGE]
     COLLECTFASTA_THREADS = 20
     if os.environ.get("BENCH_COLLECTFASTA_CACHE", "locmem") == "file":

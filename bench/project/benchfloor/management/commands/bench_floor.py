@@ -1,8 +1,9 @@
 """The floor for a remote collectstatic: everything it must do locally.
 
-Start Django, import the configured static files storage and build an
-S3Storage with its options (that imports boto3 and django-storages, as any
-collectstatic with that storage does; it sends no request), run the staticfiles finders, then:
+Start Django, import the configured static files storage and build it
+with its options (that imports the cloud client and django-storages, as any
+collectstatic with that storage does; it sends no request), run the
+staticfiles finders, then:
 
 * for a plain storage: read and MD5 every file (what a content-comparing tool
   needs before it can tell what changed);
@@ -30,14 +31,19 @@ class Command(BaseCommand):
 
     def handle(self, *args, manifest=False, no_storage=False, **options):
         if not no_storage:
-            # Import the configured backend and build a plain S3Storage with the
-            # same options (S3 storages connect lazily, so no request is sent;
-            # a manifest storage would read its manifest from S3 right away).
+            # Import the configured backend and build it with the same options
+            # (the storages connect lazily, so no request is sent).  A manifest
+            # storage would read its manifest right away: a plain S3Storage
+            # stands in for it.
             conf = settings.STORAGES["staticfiles"]
-            import_string(conf["BACKEND"])
-            from storages.backends.s3 import S3Storage
+            backend = import_string(conf["BACKEND"])
+            from django.contrib.staticfiles.storage import ManifestFilesMixin
 
-            S3Storage(**conf.get("OPTIONS", {}))
+            if issubclass(backend, ManifestFilesMixin):
+                from storages.backends.s3 import S3Storage
+
+                backend = S3Storage
+            backend(**conf.get("OPTIONS", {}))
         found = {}
         ignore = ["CVS", ".*", "*~"]
         for finder in get_finders():
