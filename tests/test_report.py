@@ -4,6 +4,7 @@ docs/report-schema.json), on a local directory and on the S3 emulator."""
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -171,6 +172,19 @@ def test_verbosity_1_one_line_per_phase_then_summary_then_stock_line(tree: Tree,
     assert lines[4].startswith("staticship: directory ")
     assert lines[-1] == "5 static files copied to '%s'." % (tmp_path / "out")
     assert "\r" not in "\n".join(lines) and "\x1b" not in "\n".join(lines)
+
+
+def test_manifest_run_names_each_phase_once(tree: Tree, tmp_path: Path) -> None:
+    tree.write("css/site.css", b"body { background: url('../img/a.png'); }")
+    tree.write("img/a.png", b"png")
+    storages = local(tmp_path)
+    storages["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"
+    path = tmp_path / "report.json"
+    run = collectstatic("--report", str(path), tree=tree, storages=storages)
+    phases = [m.group(1) for line in run.output.splitlines()
+              if (m := re.match(r"staticship: ([\w-]+): (?:[\d.]+ s$|\d+ files, )", line))]
+    assert phases == ["find", "list", "inputs", "post-process", "hash", "upload"]
+    assert list(json.loads(path.read_text())["seconds"]) == phases
 
 
 # -- S3 ----------------------------------------------------------------------------

@@ -91,7 +91,7 @@ class Pipeline:
         report = self.report
         files = self.find()
         remote = self.list_remote()
-        with report.phase("hash"):
+        with report.phase("inputs"):  # one fingerprint of the sources and settings
             key = manifest.inputs_key(storage, files)
         deployment = key[:24]
         published = None

@@ -174,6 +174,7 @@ _PHASE_WORDS = {
     "find": "finding files",
     "list": "listing the destination",
     "hash": "fingerprinting",
+    "inputs": "fingerprinting the sources",
     "post-process": "post-processing",
     "delete": "deleting",
 }
