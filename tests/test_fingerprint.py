@@ -78,3 +78,17 @@ def test_gzip_equals_django_storages_on_upload(read_size: int) -> None:
     import gzip
 
     assert gzip.decompress(ours.getvalue()) == data
+
+
+def test_forget_drops_remembered_md5s(tmp_path) -> None:
+    path = tmp_path / "a.css"
+    path.write_bytes(b"one")
+    fp.forget()
+    assert fp.md5_of_path(str(path)) == (hashlib.md5(b"one").hexdigest(), 3)
+    stat = os.stat(path)
+    path.write_bytes(b"two")  # same size; mtime set back, as a checkout tool may
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert fp.md5_of_path(str(path))[0] == hashlib.md5(b"one").hexdigest()  # remembered within a run
+    fp.forget()
+    assert fp.md5_of_path(str(path))[0] == hashlib.md5(b"two").hexdigest()
+

@@ -49,6 +49,13 @@ _memo: dict[tuple[int, int, int, int], tuple[str, int]] = {}
 _memo_lock = threading.Lock()
 
 
+def forget() -> None:
+    """Drop every remembered MD5 (a run starts with none: a long-lived
+    process must not carry them from one run to the next)."""
+    with _memo_lock:
+        _memo.clear()
+
+
 def md5_of_path(path: str) -> tuple[str, int]:
     """(hex MD5, size) of the file at ``path``, computed once per run for a
     given file: the same bytes are fingerprinted for the inputs, for Django's

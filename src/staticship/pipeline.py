@@ -21,6 +21,7 @@ from django.core.management.base import CommandError
 from django.core.files.storage import Storage
 
 from . import conf, manifest
+from . import fingerprint as fp
 from .apply import ApplyError, Retry, Transfers
 from .backends.base import Adapter, Prepared
 from .events import Events
@@ -74,6 +75,7 @@ class Pipeline:
         return self.report
 
     def find(self) -> dict[str, LocalFile]:
+        fp.forget()
         with self.report.phase("find"):
             files = find_files(self.options.ignore_patterns, on_duplicate=self.duplicate)
         for name in files:
