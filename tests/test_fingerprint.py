@@ -6,6 +6,9 @@ import hashlib
 import io
 import os
 import random
+import threading
+import time
+from unittest import mock
 
 import pytest
 
@@ -92,3 +95,50 @@ def test_forget_drops_remembered_md5s(tmp_path) -> None:
     fp.forget()
     assert fp.md5_of_path(str(path))[0] == hashlib.md5(b"two").hexdigest()
 
+
+def test_hashing_ahead_fills_the_memo_while_the_body_runs(tmp_path) -> None:
+    from staticship.pipeline import hashing_ahead
+
+    paths = []
+    for i in range(50):
+        path = tmp_path / f"f{i}.js"
+        path.write_bytes(b"x" * (i + 1))
+        paths.append(str(path))
+    fp.forget()
+    reads: list[str] = []
+    real = fp.md5_of_file
+
+    def counting(handle):
+        reads.append(handle.name)
+        return real(handle)
+
+    with mock.patch.object(fp, "md5_of_file", counting):
+        with hashing_ahead([*paths, str(tmp_path / "missing.js"), None]):
+            deadline = time.monotonic() + 10
+            while len(reads) < len(paths) and time.monotonic() < deadline:
+                time.sleep(0.01)
+        assert sorted(reads) == sorted(paths)  # each once, the missing file skipped quietly
+        assert not [t for t in threading.enumerate() if t.name == "staticship-hash"]
+        for i, path in enumerate(paths):  # the hash phase now finds them all done
+            assert fp.md5_of_path(path) == (hashlib.md5(b"x" * (i + 1)).hexdigest(), i + 1)
+    assert len(reads) == len(paths)
+
+
+def test_hashing_ahead_stops_when_the_body_ends(tmp_path) -> None:
+    from staticship.pipeline import hashing_ahead
+
+    paths = [str(tmp_path / f"f{i}") for i in range(200)]
+    for path in paths:
+        open(path, "wb").close()
+    fp.forget()
+    real = fp.md5_of_file
+
+    def slow(handle):
+        time.sleep(0.05)
+        return real(handle)
+
+    with mock.patch.object(fp, "md5_of_file", slow):
+        with hashing_ahead(paths):
+            pass  # the listing failed at once
+    assert not [t for t in threading.enumerate() if t.name == "staticship-hash"]
+    assert len(fp._memo) <= 2  # at most the file each thread had started

@@ -356,3 +356,23 @@ def test_listing_survives_keys_obstore_cannot_represent(s3: S3Target, tree: Tree
     if not s3.live:
         assert counts["ListObjectsV2"] == 2  # obstore's page, then boto3's
         assert not any(counts[w] for w in WRITES)
+
+
+def test_only_files_sent_as_they_are_are_hashed_ahead() -> None:
+    """The listing overlaps with hashing the sources, but a gzipped body's
+    MD5 is not the source's: those files wait for the hash phase."""
+    from django.core.files.storage import InMemoryStorage
+    from storages.backends.s3 import S3Storage
+
+    from staticship.backends.s3 import S3Adapter
+    from staticship.sources import LocalFile
+
+    def file(name: str, path: str = "/src/") -> LocalFile:
+        return LocalFile(name, InMemoryStorage(), name, path + name if path else "")
+
+    plain = S3Adapter(S3Storage(bucket_name="b", access_key="k", secret_key="s"))
+    gzipping = S3Adapter(S3Storage(bucket_name="b", access_key="k", secret_key="s", gzip=True))
+    assert plain.hashes_source(file("app.css")) and plain.hashes_source(file("logo.png"))
+    assert not gzipping.hashes_source(file("app.css"))
+    assert gzipping.hashes_source(file("logo.png"))
+    assert not plain.hashes_source(file("app.css", path=""))  # no local path: nothing to read ahead

@@ -10,8 +10,9 @@ import json
 import posixpath
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -68,7 +69,8 @@ class Pipeline:
     # -- the run, top to bottom --------------------------------------------
     def run(self) -> Report:
         files = self.find()
-        remote = self.list_remote()
+        with hashing_ahead(f.path for f in files.values() if self.adapter.hashes_source(f)):
+            remote = self.list_remote()
         self.publish(files, remote=remote)
         if self.options.clear or self.options.prune:
             self.remove_stale(set(files), remote)
@@ -92,7 +94,8 @@ class Pipeline:
         the staged tree with the manifest last (see ``manifest``)."""
         report = self.report
         files = self.find()
-        remote = self.list_remote()
+        with hashing_ahead(f.path for f in files.values() if f.path):
+            remote = self.list_remote()
         with report.phase("inputs"):  # one fingerprint of the sources and settings
             key = manifest.inputs_key(storage, files)
         deployment = key[:24]
@@ -412,3 +415,37 @@ class Pipeline:
                     raise self.failure("Deleting stale files", exc) from exc
         self.report.deleted = doomed
         self.report.bytes_freed = freed
+
+
+@contextmanager
+def hashing_ahead(paths: Iterable[str | None]) -> Iterator[None]:
+    """Hash the files at ``paths`` on two side threads while the body of the
+    ``with`` runs (the listing, which mostly waits for the network). The MD5s
+    land in the fingerprint memo, so the hash phase finds them done. The
+    threads stop when the body ends: files not reached yet are hashed by the
+    hash phase as before, and a file that cannot be read is left to it too,
+    so that it reports the error."""
+    queue = iter([p for p in paths if p])
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def work() -> None:
+        while not stop.is_set():
+            with lock:
+                path = next(queue, None)
+            if path is None:
+                return
+            try:
+                fp.md5_of_path(path)
+            except OSError:
+                pass
+
+    threads = [threading.Thread(target=work, name="staticship-hash", daemon=True) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()

@@ -113,6 +113,12 @@ class Adapter(ABC):
         ``upload`` could not say (None if it cannot be predicted)."""
         return None
 
+    def hashes_source(self, file: LocalFile) -> bool:
+        """True when ``prepare`` will take the MD5 of the source file itself
+        (not of a compressed copy): the pipeline may then hash it early,
+        while the listing is in flight."""
+        return bool(file.path)
+
     # -- small objects of our own (the state record) -----------------------
     @abstractmethod
     def read_small(self, name: str) -> bytes | None:

@@ -162,6 +162,11 @@ class GCSAdapter(Adapter):
             blob["content_encoding"] = "gzip"
         return {"acl": acl, "content_type": content_type, "blob": blob}, gzipped
 
+    def hashes_source(self, file: LocalFile) -> bool:
+        if not getattr(self.storage, "gzip", False):
+            return bool(file.path)
+        return bool(file.path) and not self.write_parameters(file.name)[1]
+
     def prepare(self, file: LocalFile, remote: RemoteState | None) -> Prepared:
         params, gzipped = self.write_parameters(file.name)
 

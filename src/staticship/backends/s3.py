@@ -178,6 +178,11 @@ class S3Adapter(Adapter):
             params["ContentEncoding"] = "gzip"
         return params, gzipped
 
+    def hashes_source(self, file: LocalFile) -> bool:
+        if not getattr(self.storage, "gzip", False):
+            return bool(file.path)
+        return bool(file.path) and not self.write_parameters(file.name)[1]
+
     def prepare(self, file: LocalFile, remote: RemoteState | None) -> Prepared:
         params, gzipped = self.write_parameters(file.name)
         item = prepare_body(file, params, fp.gzip_stream if gzipped else None)
