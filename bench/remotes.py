@@ -105,7 +105,7 @@ class S3Remote:
     def etags(self, prefix: str) -> dict[str, tuple[str | None, int]]:
         """key -> (MD5 hex, or None when the object's ETag is not one; size)."""
         out = {}
-        for key, (etag, size) in self.ctl("GET", "etags", bucket=self.bucket, prefix=prefix).items():
+        for key, (etag, size, *_rest) in self.ctl("GET", "etags", bucket=self.bucket, prefix=prefix).items():
             out[key] = (None if "-" in etag else etag, size)
         return out
 

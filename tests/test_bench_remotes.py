@@ -52,3 +52,32 @@ def test_counts_latency_wipe_and_md5s(kind: str) -> None:
     r._names()
     listed = r.end_run()
     assert listed["by_kind"] == {"LIST": 1}
+
+
+def test_s3_remote_counts_snapshots_and_md5s(tmp_path) -> None:
+    import boto3
+    from botocore.config import Config
+
+    from bench.remotes import S3Remote
+
+    r = S3Remote(0.0, tmp_path, "bench")
+    try:
+        client = boto3.client("s3", endpoint_url=r.endpoint, region_name="us-east-1",
+                              aws_access_key_id="k", aws_secret_access_key="s",
+                              config=Config(s3={"addressing_style": "path"}))
+        r.start_run()
+        client.put_object(Bucket="bench", Key="static/a.css", Body=b"body{}")
+        stats = r.end_run()
+        assert stats["total"] == 1 and stats["by_op"] == {"PutObject": 1}
+        assert r.etags("static/") == {"static/a.css": (hashlib.md5(b"body{}").hexdigest(), 6)}
+        r.snapshot("one")
+        client.put_object(Bucket="bench", Key="static/b.js", Body=b"x")
+        assert r.object_count() == 2
+        r.restore("one")
+        assert r.object_count() == 1
+        r.seed("static/old/", 5)
+        assert r.object_count() == 6
+        r.wipe()
+        assert r.object_count() == 0
+    finally:
+        r.stop()
