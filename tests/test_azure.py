@@ -1,4 +1,7 @@
-"""Azure Blob: the core scenarios, over HTTP to Azurite (or a live container).
+"""Azure Blob: what only Azure has (Content-MD5 on blobs in blocks, blobs
+without one, content settings, the List Blobs parser, the manifest class),
+over HTTP to Azurite (or a live container). The scenarios both stores share
+are in test_backends_common.
 Request counts are taken at the server by the test bed; in live mode they
 come from staticship's own report.
 
@@ -13,21 +16,18 @@ import gzip
 import hashlib
 import os
 from collections import Counter
-from pathlib import Path
 from typing import Any
 from unittest import mock
 
 import pytest
 from django.contrib.staticfiles.storage import ManifestFilesMixin
-from django.core.management.base import CommandError
 from storages.backends.azure_storage import AzureStorage
 
 from staticship.backends.azure import AzureAdapter
-from staticship.backends.base import TransferError
 from staticship.storages import AzureManifestStorage
 
 from .conftest import AzureTarget, Tree, collectstatic, make_files
-from .test_manifest import Tuned, TunedLocal, local_output, write_site
+from .test_manifest import Tuned
 
 MIB = 1024 * 1024
 WRITES = ("Upload", "PutBlock", "PutBlockList", "Copy", "Delete", "Batch")
@@ -58,94 +58,6 @@ def assert_holds(azure: AzureTarget, prefix: str, expected: dict[str, bytes]) ->
         md5 = blob.content_settings.content_md5
         assert md5 is not None, name
         assert bytes(md5).hex() == hashlib.md5(expected[name]).hexdigest(), name
-
-
-def test_thousand_files_first_warm_and_edited(azure: AzureTarget, tree: Tree) -> None:
-    make_files(tree, 1000)
-    storages = azure.settings()
-    prefix = location(azure) + "/"
-
-    first = collectstatic(tree=tree, storages=storages)
-    counts = ops(azure, first)
-    assert counts["Upload"] == 1000
-    assert sum(counts.values()) - 1000 <= 3
-    assert counts["List"] == 1
-    assert first.output.rstrip().endswith("1000 static files copied.")
-    assert first.report.backend == "azure"
-    assert_holds(azure, prefix, tree.files)
-
-    tree.touch_all()
-    azure.reset()
-    warm = collectstatic(tree=tree, storages=storages)
-    counts = ops(azure, warm)
-    assert counts["List"] == 1
-    assert sum(counts.values()) <= 3
-    assert not any(counts[w] for w in WRITES)
-    assert warm.output.rstrip().endswith("0 static files copied, 1000 unmodified.")
-
-    edited = sorted(tree.files)[::100]
-    for name in edited:
-        tree.write(name, tree.files[name] + b"/* edited */")
-    azure.reset()
-    third = collectstatic(tree=tree, storages=storages)
-    counts = ops(azure, third)
-    assert counts["Upload"] == 10
-    assert sum(counts.values()) - 10 <= 3
-    assert sorted(third.report.uploaded) == edited
-    assert third.output.rstrip().endswith("10 static files copied, 990 unmodified.")
-    assert_holds(azure, prefix, tree.files)
-
-
-def test_location_names_are_relative(azure: AzureTarget, tree: Tree) -> None:
-    tree.write("js/app.js", b"app")
-    storages = azure.settings(location="deep/static")
-    root = location(azure, "deep/static")
-    azure.client.upload_blob(root + "-other/js/app.js", b"other")
-    azure.client.upload_blob("/".join(p for p in (azure.root, "js/app.js") if p), b"app")
-    first = collectstatic(tree=tree, storages=storages)
-    assert first.report.files == {"js/app.js": "new"}
-    second = collectstatic(tree=tree, storages=storages)
-    assert second.report.files == {"js/app.js": "unchanged"}
-
-
-@pytest.mark.parametrize("fast", [True, False], ids=["obstore", "sdk"])
-@pytest.mark.parametrize("size", [15, 5 * MIB], ids=["small", "above-4MiB"])
-def test_same_size_edit_is_uploaded(azure: AzureTarget, tree: Tree, size: int, fast: bool) -> None:
-    """Collectfasta treats a blob above 4 MiB whose size is unchanged as
-    unchanged; here the MD5 decides."""
-    data = os.urandom(size)
-    tree.write("media/blob.bin", data)
-    storages = azure.settings()
-    collectstatic(tree=tree, storages=storages, STATICSHIP_FAST_TRANSFER=fast)
-    edited = data[:-1] + bytes([data[-1] ^ 0xFF])
-    tree.write("media/blob.bin", edited)
-    run = collectstatic(tree=tree, storages=storages, STATICSHIP_FAST_TRANSFER=fast)
-    assert run.report.uploaded == ["media/blob.bin"]
-    assert run.report.files["media/blob.bin"] == "changed"
-    assert azure.get(location(azure) + "/media/blob.bin") == edited
-    assert_holds(azure, location(azure) + "/", tree.files)
-
-
-@pytest.mark.parametrize("fast", [True, False], ids=["obstore", "sdk"])
-def test_large_file_is_unchanged_on_the_second_run(azure: AzureTarget, tree: Tree, fast: bool) -> None:
-    big = os.urandom(20 * 1000 * 1000)
-    tree.write("video/intro.mp4", big)
-    tree.write("css/a.css", b"a{}")
-    storages = azure.settings()
-    first = collectstatic(tree=tree, storages=storages, STATICSHIP_FAST_TRANSFER=fast)
-    assert sorted(first.report.uploaded) == ["css/a.css", "video/intro.mp4"]
-    assert azure.get(location(azure) + "/video/intro.mp4") == big
-    assert_holds(azure, location(azure) + "/", tree.files)
-
-    tree.touch_all()
-    azure.reset()
-    second = collectstatic(tree=tree, storages=storages, STATICSHIP_FAST_TRANSFER=fast)
-    assert second.report.uploaded == []
-    assert sum(ops(azure, second).values()) <= 3
-
-    tree.write("video/intro.mp4", big[:100] + bytes([big[100] ^ 1]) + big[101:])
-    third = collectstatic(tree=tree, storages=storages, STATICSHIP_FAST_TRANSFER=fast)
-    assert third.report.uploaded == ["video/intro.mp4"]
 
 
 def test_blob_in_blocks_carries_its_md5(azure: AzureTarget, tree: Tree,
@@ -285,76 +197,6 @@ def test_subclass_save_is_used_and_carries_md5(azure: AzureTarget, tree: Tree) -
     assert "get_object_parameters" not in vars(storage)
 
 
-def test_dry_run_writes_nothing(azure: AzureTarget, tree: Tree) -> None:
-    make_files(tree, 12)
-    azure.reset()
-    run = collectstatic("--dry-run", tree=tree, storages=azure.settings())
-    assert not any(ops(azure, run)[w] for w in WRITES)
-    assert run.output.count("Would upload") == 12
-    assert azure.objects(location(azure) + "/") == {}
-
-
-def test_clear_removes_only_stale_files_in_the_location(azure: AzureTarget, tree: Tree) -> None:
-    root = location(azure)
-    azure.client.upload_blob(root + "/old/gone.js", b"x")
-    azure.client.upload_blob(root + "-other/keep.js", b"x")
-    tree.write("js/app.js", b"app")
-    azure.reset()
-    run = collectstatic("--clear", tree=tree, storages=azure.settings())
-    assert run.report.deleted == ["old/gone.js"]
-    counts = ops(azure, run)
-    assert counts["Batch"] == 1 and counts["Delete"] == 0
-    keys = set(azure.objects(root))
-    assert root + "/js/app.js" in keys
-    assert root + "/old/gone.js" not in keys
-    assert root + "-other/keep.js" in keys
-
-
-@pytest.mark.parametrize("fast", [True, False], ids=["obstore", "sdk"])
-def test_a_failing_upload_fails_the_run_clearly(azure: AzureTarget, tree: Tree, fast: bool) -> None:
-    if azure.live:
-        pytest.skip("needs the test bed's fault injection")
-    make_files(tree, 30)
-    azure.control.faults(fail_writes_after=5, fail_status=403)
-    with pytest.raises(CommandError) as info:
-        collectstatic(tree=tree, storages=azure.settings(), STATICSHIP_FAST_TRANSFER=fast)
-    message = str(info.value)
-    assert "failed" in message and "Access denied" in message
-
-
-def test_transient_errors_are_retried(azure: AzureTarget, tree: Tree) -> None:
-    if azure.live:
-        pytest.skip("needs the test bed's fault injection")
-    make_files(tree, 40)
-    azure.control.faults(transient_rate=0.2, seed=7)
-    run = collectstatic(tree=tree, storages=azure.settings())
-    azure.control.reset()
-    assert len(run.report.uploaded) == 40
-    assert_holds(azure, location(azure) + "/", tree.files)
-
-
-def test_batch_delete_failure_names_the_blob(azure: AzureTarget) -> None:
-    """A leased blob cannot be deleted without its lease: that one answer of
-    the batch fails (412), the others are deleted, the error names the blob."""
-    root = location(azure)
-    for name in ("a.js", "leased.js", "c.js"):
-        azure.client.upload_blob(root + "/" + name, b"x")
-    lease = azure.client.get_blob_client(root + "/leased.js").acquire_lease()
-    adapter = AzureAdapter(AzureStorage(**azure.storage_options()), workers=2)
-    azure.reset()
-    with pytest.raises(TransferError) as info:
-        adapter.delete_many(["a.js", "leased.js", "c.js", "missing.js"])
-    assert "HTTP 412" in str(info.value) and "(blob %s/leased.js)" % root in str(info.value)
-    assert not adapter.is_transient(info.value)
-    assert adapter.requests == Counter({"BATCH": 1})
-    if azure.control is not None:
-        assert azure.counts() == Counter({"Batch": 1})
-    assert set(azure.objects(root + "/")) == {root + "/leased.js"}
-    lease.release()
-    adapter.delete_many(["leased.js"])
-    assert set(azure.objects(root + "/")) == set()
-
-
 # -- manifest storage ---------------------------------------------------------
 class TunedAzure(Tuned, AzureManifestStorage):
     pass
@@ -364,47 +206,6 @@ def test_manifest_class_mirrors_s3s() -> None:
     assert issubclass(AzureManifestStorage, ManifestFilesMixin)
     assert AzureManifestStorage.overwrite_files is True
     assert AzureManifestStorage.expiration_secs is None
-
-
-def test_manifest_container_equals_djangos_output(azure: AzureTarget, tree: Tree,
-                                                  tmp_path: Path) -> None:
-    write_site(tree)
-    expected = local_output(tree, tmp_path, TunedLocal, "a")
-    storages = azure.settings("tests.test_azure.TunedAzure")
-    run = collectstatic(tree=tree, storages=storages)
-    log = azure.control.requests() if azure.control is not None else []
-    assert run.report.backend == "azure"
-    assert run.report.post_processed
-    prefix = location(azure) + "/"
-    published = {k[len(prefix):]: azure.get(k) for k in azure.objects(prefix)
-                 if not k[len(prefix):].startswith(".staticship/")}
-    assert published == expected
-    if log:
-        files = [r["path"] for r in log if r["op"] == "Upload" and "/.staticship/" not in r["path"]]
-        assert len(files) == len(expected)
-        assert files[-1].endswith("/assets.json")
-
-    tree.touch_all()
-    azure.reset()
-    with mock.patch.object(ManifestFilesMixin, "post_process",
-                           side_effect=AssertionError("post-processed")) as post:
-        again = collectstatic(tree=tree, storages=storages)
-    assert not post.called
-    assert again.report.uploaded == []
-    counts = ops(azure, again)
-    assert counts["List"] == 1
-    assert sum(counts.values()) <= 3
-    assert not any(counts[w] for w in WRITES)
-
-
-def test_stock_collectstatic_works_with_the_manifest_class(azure: AzureTarget, tree: Tree,
-                                                           tmp_path: Path) -> None:
-    write_site(tree)
-    expected = local_output(tree, tmp_path, TunedLocal, "b")
-    storages = azure.settings("tests.test_azure.TunedAzure", location="stock")
-    collectstatic("--disable-staticship", tree=tree, storages=storages)
-    prefix = location(azure, "stock") + "/"
-    assert {k[len(prefix):]: azure.get(k) for k in azure.objects(prefix)} == expected
 
 
 def test_manifest_class_can_be_created_before_the_first_deployment(azure: AzureTarget) -> None:

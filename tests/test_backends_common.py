@@ -1,11 +1,15 @@
-"""Bad input, pruning and batched deletes on Google Cloud Storage and Azure
-Blob: the S3 scenarios of test_reliability, run on fake-gcs-server and
-Azurite through the test bed (or on live stores). Each test runs once per
-backend, through the ``store`` fixture.
+"""Google Cloud Storage and Azure Blob, the same tests for both: the core
+scenarios of test_s3 (first run, a no-change run, edits, same-size edits,
+a 20 MB file, --clear, faults, manifest storages byte for byte) and those of
+test_reliability (bad input, pruning, batched deletes), on fake-gcs-server
+and Azurite through the test bed (or on live stores). Each test runs once
+per backend, through the ``store`` fixture; what only one backend has stays
+in test_gcs / test_azure.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -13,13 +17,17 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
+from unittest import mock
+from urllib.parse import unquote
 
 import pytest
+from django.contrib.staticfiles.storage import ManifestFilesMixin
+from django.core.management.base import CommandError
 
 from staticship.backends.base import Adapter, TransferError
 
-from .conftest import Tree, collectstatic
-from .test_manifest import write_site
+from .conftest import Tree, collectstatic, make_files
+from .test_manifest import TunedLocal, local_output, write_site
 
 MIB = 1024 * 1024
 GCS_WRITES = ("Upload", "ResumableStart", "UploadPart", "Commit", "Compose", "Copy", "Delete",
@@ -39,8 +47,24 @@ class Store:
     manifest_backend: str
     writes: tuple[str, ...]
     batch_limit: int
+    monkeypatch: pytest.MonkeyPatch
     #: Storage options under which the big file goes in chunks.
     chunked: dict[str, Any] = field(default_factory=dict)
+
+    def small_chunks(self) -> None:
+        """Send files above 4 MiB through the backend's client, in pieces
+        (GCS: resumable session with 1 MiB chunks, given ``chunked``; Azure:
+        4 MiB blocks), so that a 9 MiB file exercises that path."""
+        if self.kind == "gcs":
+            from staticship.backends import gcs as gcs_backend
+
+            self.monkeypatch.setattr(gcs_backend, "FAST_MAX_SIZE", 4 * MIB)
+            return
+        from staticship.backends import azure as azure_backend
+
+        self.monkeypatch.setattr(azure_backend, "FAST_MAX_SIZE", 4 * MIB)
+        self.monkeypatch.setattr(azure_backend.AzureAdapter, "max_single_put_size", 4 * MIB)
+        self.monkeypatch.setattr(azure_backend.AzureAdapter, "max_block_size", 4 * MIB)
 
     @property
     def live(self) -> bool:
@@ -92,6 +116,36 @@ class Store:
     def keys(self, prefix: str) -> set[str]:
         return set(self.target.objects(prefix))
 
+    def file_uploads(self) -> list[str]:
+        """Paths of the uploads logged since the last reset, in order, without
+        staticship's own small records. GCS: files go as XML PUTs (obstore)
+        and the records through the JSON API (``/upload/...``, the name in
+        the body); Azure: the records' paths name ``.staticship``."""
+        paths = [unquote(r["path"]) for r in self.control.requests() if r["op"] == "Upload"]
+        if self.kind == "gcs":
+            return [p for p in paths if not p.startswith("/upload/")]
+        return [p for p in paths if "/.staticship/" not in p]
+
+    def md5s(self, prefix: str) -> dict[str, str | None]:
+        """Relative name -> the MD5 (hex) the store keeps for each object under
+        ``prefix``, staticship's own records left out."""
+        found: dict[str, str | None] = {}
+        for key, blob in self.target.objects(prefix).items():
+            name = key[len(prefix):]
+            if name.startswith(".staticship/"):
+                continue
+            if self.kind == "gcs":
+                found[name] = base64.b64decode(blob.md5_hash).hex() if blob.md5_hash else None
+            else:
+                md5 = blob.content_settings.content_md5
+                found[name] = bytes(md5).hex() if md5 else None
+        return found
+
+    def assert_holds(self, prefix: str, expected: dict[str, bytes]) -> None:
+        """Under ``prefix`` the store holds exactly ``expected``, proven by the
+        MD5 the store computed (GCS) or that every blob of ours carries (Azure)."""
+        assert self.md5s(prefix) == {n: hashlib.md5(d).hexdigest() for n, d in expected.items()}
+
     def published(self, location: str) -> set[str]:
         """Names under ``location`` (relative), staticship's own records left out."""
         prefix = location + "/"
@@ -138,26 +192,201 @@ def store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> St
     if request.param == "gcs":
         from staticship.backends import gcs as gcs_backend
 
-        target = request.getfixturevalue("gcs")
-        # Above 4 MiB a file leaves obstore for the storage's client, which
-        # uploads a body above 8 MB in a resumable session (1 MiB chunks).
-        monkeypatch.setattr(gcs_backend, "FAST_MAX_SIZE", 4 * MIB)
-        return Store("gcs", target, "tests.test_gcs.TunedGCS", GCS_WRITES,
-                     gcs_backend.BATCH_LIMIT, chunked={"blob_chunk_size": MIB})
+        return Store("gcs", request.getfixturevalue("gcs"), "tests.test_gcs.TunedGCS", GCS_WRITES,
+                     gcs_backend.BATCH_LIMIT, monkeypatch, chunked={"blob_chunk_size": MIB})
     from staticship.backends import azure as azure_backend
 
-    target = request.getfixturevalue("azure")
-    # Above 4 MiB a file leaves obstore for the SDK, which puts it in 4 MiB blocks.
-    monkeypatch.setattr(azure_backend, "FAST_MAX_SIZE", 4 * MIB)
-    monkeypatch.setattr(azure_backend.AzureAdapter, "max_single_put_size", 4 * MIB)
-    monkeypatch.setattr(azure_backend.AzureAdapter, "max_block_size", 4 * MIB)
-    return Store("azure", target, "tests.test_azure.TunedAzure", AZURE_WRITES,
-                 azure_backend.BATCH_LIMIT)
+    return Store("azure", request.getfixturevalue("azure"), "tests.test_azure.TunedAzure",
+                 AZURE_WRITES, azure_backend.BATCH_LIMIT, monkeypatch)
 
 
 def emulator_only(store: Store) -> None:
     if store.live:
         pytest.skip("needs the test bed")
+
+
+# -- the core scenarios --------------------------------------------------------
+
+def test_thousand_files_first_warm_and_edited(store: Store, tree: Tree) -> None:
+    make_files(tree, 1000)
+    storages = store.settings()
+    prefix = store.location() + "/"
+
+    first = collectstatic(tree=tree, storages=storages)
+    counts = store.ops(first)
+    assert counts["Upload"] == 1000
+    assert sum(counts.values()) - 1000 <= 3
+    assert counts["List"] == 1
+    assert first.output.rstrip().endswith("1000 static files copied.")
+    assert first.report.backend == store.kind
+    store.assert_holds(prefix, tree.files)
+
+    tree.touch_all()
+    store.reset()
+    warm = collectstatic(tree=tree, storages=storages)
+    counts = store.ops(warm)
+    assert counts["List"] == 1
+    assert sum(counts.values()) <= 3
+    assert not any(counts[w] for w in store.writes)
+    assert warm.output.rstrip().endswith("0 static files copied, 1000 unmodified.")
+
+    edited = sorted(tree.files)[::100]
+    for name in edited:
+        tree.write(name, tree.files[name] + b"/* edited */")
+    store.reset()
+    third = collectstatic(tree=tree, storages=storages)
+    counts = store.ops(third)
+    assert counts["Upload"] == 10
+    assert sum(counts.values()) - 10 <= 3
+    assert sorted(third.report.uploaded) == edited
+    assert third.output.rstrip().endswith("10 static files copied, 990 unmodified.")
+    store.assert_holds(prefix, tree.files)
+
+
+def test_location_names_are_relative(store: Store, tree: Tree) -> None:
+    """Objects beside the location (a sibling prefix, the bucket's root) are
+    not the storage's; listed names are relative to the location."""
+    tree.write("js/app.js", b"app")
+    storages = store.settings(location="deep/static")
+    store.put(store.location("deep/static") + "-other/js/app.js", b"other")
+    store.put("/".join(p for p in (store.target.root, "js/app.js") if p), b"app")
+    first = collectstatic(tree=tree, storages=storages)
+    assert first.report.files == {"js/app.js": "new"}
+    second = collectstatic(tree=tree, storages=storages)
+    assert second.report.files == {"js/app.js": "unchanged"}
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["obstore", "client"])
+@pytest.mark.parametrize("size", [15, 5 * MIB], ids=["small", "above-4MiB"])
+def test_same_size_edit_is_uploaded(store: Store, tree: Tree, size: int, fast: bool) -> None:
+    """Collectfasta takes an Azure blob above 4 MiB whose size is unchanged
+    for unchanged; here the MD5 decides, on both stores."""
+    data = os.urandom(size)
+    tree.write("media/blob.bin", data)
+    storages = store.settings()
+    collectstatic(tree=tree, storages=storages, STATICSHIP_FAST_TRANSFER=fast)
+    edited = data[:-1] + bytes([data[-1] ^ 0xFF])  # same length
+    tree.write("media/blob.bin", edited)
+    run = collectstatic(tree=tree, storages=storages, STATICSHIP_FAST_TRANSFER=fast)
+    assert run.report.uploaded == ["media/blob.bin"]
+    assert run.report.files["media/blob.bin"] == "changed"
+    assert store.get(store.location() + "/media/blob.bin") == edited
+    store.assert_holds(store.location() + "/", tree.files)
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["obstore", "client"])
+def test_large_file_is_unchanged_on_the_second_run(store: Store, tree: Tree, fast: bool) -> None:
+    big = os.urandom(20 * 1000 * 1000)
+    tree.write("video/intro.mp4", big)
+    tree.write("css/a.css", b"a{}")
+    storages = store.settings()
+    store.reset()
+    first = collectstatic(tree=tree, storages=storages, STATICSHIP_FAST_TRANSFER=fast)
+    assert sorted(first.report.uploaded) == ["css/a.css", "video/intro.mp4"]
+    if not fast and store.kind == "gcs" and not store.live:
+        # Above 8 MB google-cloud-storage uploads in a resumable session.
+        assert store.ops()["ResumableStart"] == 1
+    assert store.get(store.location() + "/video/intro.mp4") == big
+    store.assert_holds(store.location() + "/", tree.files)
+
+    tree.touch_all()
+    store.reset()
+    second = collectstatic(tree=tree, storages=storages, STATICSHIP_FAST_TRANSFER=fast)
+    assert second.report.uploaded == []
+    assert sum(store.ops(second).values()) <= 3
+
+    tree.write("video/intro.mp4", big[:100] + bytes([big[100] ^ 1]) + big[101:])
+    third = collectstatic(tree=tree, storages=storages, STATICSHIP_FAST_TRANSFER=fast)
+    assert third.report.uploaded == ["video/intro.mp4"]
+
+
+def test_dry_run_writes_nothing(store: Store, tree: Tree) -> None:
+    make_files(tree, 12)
+    store.reset()
+    run = collectstatic("--dry-run", tree=tree, storages=store.settings())
+    assert not any(store.ops(run)[w] for w in store.writes)
+    assert run.output.count("Would upload") == 12
+    assert store.keys(store.location() + "/") == set()
+
+
+def test_clear_removes_only_stale_files_in_the_location(store: Store, tree: Tree) -> None:
+    root = store.location()
+    store.put(root + "/old/gone.js", b"x")
+    store.put(root + "-other/keep.js", b"x")
+    tree.write("js/app.js", b"app")
+    store.reset()
+    run = collectstatic("--clear", tree=tree, storages=store.settings())
+    assert run.report.deleted == ["old/gone.js"]
+    counts = store.ops(run)
+    assert counts["Batch"] == 1 and counts["Delete"] == 0
+    keys = store.keys(root)
+    assert root + "/js/app.js" in keys
+    assert root + "/old/gone.js" not in keys
+    assert root + "-other/keep.js" in keys
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["obstore", "client"])
+def test_a_failing_upload_fails_the_run_clearly(store: Store, tree: Tree, fast: bool) -> None:
+    emulator_only(store)
+    make_files(tree, 30)
+    store.control.faults(fail_writes_after=5, fail_status=403)
+    with pytest.raises(CommandError) as info:
+        collectstatic(tree=tree, storages=store.settings(), STATICSHIP_FAST_TRANSFER=fast)
+    message = str(info.value)
+    assert "failed" in message and "Access denied" in message
+
+
+def test_transient_errors_are_retried(store: Store, tree: Tree) -> None:
+    emulator_only(store)
+    make_files(tree, 40)
+    store.control.faults(transient_rate=0.2, seed=7)
+    run = collectstatic(tree=tree, storages=store.settings())
+    store.control.reset()
+    assert len(run.report.uploaded) == 40
+    store.assert_holds(store.location() + "/", tree.files)
+
+
+def test_manifest_storage_equals_djangos_output(store: Store, tree: Tree, tmp_path: Any) -> None:
+    write_site(tree)
+    expected = local_output(tree, tmp_path, TunedLocal, "a")
+    assert "assets.json" in expected
+    storages = store.settings(store.manifest_backend)
+    store.reset()
+    run = collectstatic(tree=tree, storages=storages)
+    assert run.report.backend == store.kind
+    assert run.report.post_processed
+    prefix = store.location() + "/"
+    published = {k[len(prefix):]: store.get(k) for k in store.keys(prefix)
+                 if not k[len(prefix):].startswith(".staticship/")}
+    assert published == expected
+    if not store.live:
+        # Every file once, the manifest last; staticship's own records aside.
+        files = store.file_uploads()
+        assert len(files) == len(expected)
+        assert files[-1].endswith("/assets.json")
+
+    # No change: no post-processing, one listing, one read of the state record.
+    tree.touch_all()
+    store.reset()
+    with mock.patch.object(ManifestFilesMixin, "post_process",
+                           side_effect=AssertionError("post-processed")) as post:
+        again = collectstatic(tree=tree, storages=storages)
+    assert not post.called
+    assert again.report.uploaded == []
+    counts = store.ops(again)
+    assert counts["List"] == 1
+    assert sum(counts.values()) <= 3
+    assert not any(counts[w] for w in store.writes)
+
+
+def test_stock_collectstatic_works_with_the_manifest_class(store: Store, tree: Tree,
+                                                           tmp_path: Any) -> None:
+    write_site(tree)
+    expected = local_output(tree, tmp_path, TunedLocal, "b")
+    collectstatic("--disable-staticship", tree=tree,
+                  storages=store.settings(store.manifest_backend, location="stock"))
+    prefix = store.location("stock") + "/"
+    assert {k[len(prefix):]: store.get(k) for k in store.keys(prefix)} == expected
 
 
 # -- bad input -----------------------------------------------------------------
@@ -193,6 +422,7 @@ def assert_big_file_went_in_chunks(store: Store) -> None:
 
 @pytest.mark.parametrize("fast", [True, False], ids=["obstore", "client"])
 def test_odd_names_round_trip_like_stock(store: Store, tree: Tree, fast: bool) -> None:
+    store.small_chunks()
     write_odd_tree(tree)
     assert NFC != NFD
     assert (tree.root / NFC / "menu.js").exists() and (tree.root / NFD / "menu.js").exists()

@@ -1,6 +1,8 @@
-"""Google Cloud Storage: the core scenarios, over HTTP to fake-gcs-server (or a
-live bucket). Request counts are taken at the server by the test bed; in live
-mode they come from staticship's own report.
+"""Google Cloud Storage: what only GCS has (gzip on upload, composite
+objects, batch answers, the manifest class), over HTTP to fake-gcs-server
+(or a live bucket). The scenarios both stores share are in
+test_backends_common. Request counts are taken at the server by the test
+bed; in live mode they come from staticship's own report.
 
 Operation names (testbed.classify): ``List``; ``Upload`` (a JSON multipart
 upload or an XML PUT, one request each); ``ResumableStart``/``UploadPart``/
@@ -11,23 +13,18 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import os
 from collections import Counter
-from pathlib import Path
 from typing import Any
-from unittest import mock
-from urllib.parse import unquote
 
 import pytest
 from django.contrib.staticfiles.storage import ManifestFilesMixin, ManifestStaticFilesStorage
-from django.core.management.base import CommandError
 from storages.backends.gcloud import GoogleCloudStorage
 
 from staticship.backends.base import TransferError
 from staticship.storages import GoogleCloudManifestStorage
 
 from .conftest import GCSTarget, Tree, collectstatic, make_files
-from .test_manifest import Tuned, TunedLocal, local_output, write_site
+from .test_manifest import Tuned
 
 MIB = 1024 * 1024
 WRITES = ("Upload", "ResumableStart", "UploadPart", "Commit", "Compose", "Copy", "Delete",
@@ -64,98 +61,6 @@ def _b64md5(data: bytes) -> str:
     import base64
 
     return base64.b64encode(hashlib.md5(data).digest()).decode()
-
-
-def test_thousand_files_first_warm_and_edited(gcs: GCSTarget, tree: Tree) -> None:
-    make_files(tree, 1000)
-    storages = gcs.settings()
-    prefix = location(gcs) + "/"
-
-    first = collectstatic(tree=tree, storages=storages)
-    counts = ops(gcs, first)
-    assert counts["Upload"] == 1000
-    assert sum(counts.values()) - 1000 <= 3
-    assert counts["List"] == 1
-    assert first.output.rstrip().endswith("1000 static files copied.")
-    assert first.report.backend == "gcs"
-    assert_holds(gcs, prefix, tree.files)
-
-    tree.touch_all()
-    gcs.reset()
-    warm = collectstatic(tree=tree, storages=storages)
-    counts = ops(gcs, warm)
-    assert counts["List"] == 1
-    assert sum(counts.values()) <= 3
-    assert not any(counts[w] for w in WRITES)
-    assert warm.output.rstrip().endswith("0 static files copied, 1000 unmodified.")
-
-    edited = sorted(tree.files)[::100]
-    for name in edited:
-        tree.write(name, tree.files[name] + b"/* edited */")
-    gcs.reset()
-    third = collectstatic(tree=tree, storages=storages)
-    counts = ops(gcs, third)
-    assert counts["Upload"] == 10
-    assert sum(counts.values()) - 10 <= 3
-    assert sorted(third.report.uploaded) == edited
-    assert third.output.rstrip().endswith("10 static files copied, 990 unmodified.")
-    assert_holds(gcs, prefix, tree.files)
-
-
-def test_location_names_are_relative(gcs: GCSTarget, tree: Tree) -> None:
-    """Objects beside the location (a sibling prefix, the bucket root) are
-    not the storage's; listed names are relative to the location."""
-    tree.write("js/app.js", b"app")
-    storages = gcs.settings(location="deep/static")
-    bucket = gcs.client.bucket(gcs.bucket)
-    root = location(gcs, "deep/static")
-    bucket.blob(root + "-other/js/app.js").upload_from_string(b"other")
-    bucket.blob("/".join(p for p in (gcs.root, "js/app.js") if p)).upload_from_string(b"app")
-    first = collectstatic(tree=tree, storages=storages)
-    assert first.report.files == {"js/app.js": "new"}
-    second = collectstatic(tree=tree, storages=storages)
-    assert second.report.files == {"js/app.js": "unchanged"}
-
-
-@pytest.mark.parametrize("size", [15, 5 * MIB], ids=["small", "above-4MiB"])
-def test_same_size_edit_is_uploaded(gcs: GCSTarget, tree: Tree, size: int) -> None:
-    data = os.urandom(size)
-    tree.write("media/blob.bin", data)
-    storages = gcs.settings()
-    collectstatic(tree=tree, storages=storages)
-    edited = data[:-1] + bytes([data[-1] ^ 0xFF])  # same length
-    tree.write("media/blob.bin", edited)
-    gcs.reset()
-    run = collectstatic(tree=tree, storages=storages)
-    assert run.report.uploaded == ["media/blob.bin"]
-    assert run.report.files["media/blob.bin"] == "changed"
-    assert gcs.get(location(gcs) + "/media/blob.bin") == edited
-
-
-@pytest.mark.parametrize("fast", [True, False], ids=["obstore", "through-storage"])
-def test_large_file_is_unchanged_on_the_second_run(gcs: GCSTarget, tree: Tree, fast: bool) -> None:
-    big = os.urandom(20 * 1000 * 1000)
-    tree.write("video/intro.mp4", big)
-    tree.write("css/a.css", b"a{}")
-    storages = gcs.settings()
-    first = collectstatic(tree=tree, storages=storages, STATICSHIP_FAST_TRANSFER=fast)
-    assert sorted(first.report.uploaded) == ["css/a.css", "video/intro.mp4"]
-    key = location(gcs) + "/video/intro.mp4"
-    assert gcs.get(key) == big
-    counts = gcs.counts()
-    if counts is not None and not fast:
-        # Above 8 MB google-cloud-storage uploads in a resumable session.
-        assert counts["ResumableStart"] == 1
-
-    tree.touch_all()
-    gcs.reset()
-    second = collectstatic(tree=tree, storages=storages, STATICSHIP_FAST_TRANSFER=fast)
-    assert second.report.uploaded == []
-    assert sum(ops(gcs, second).values()) <= 3
-
-    tree.write("video/intro.mp4", big[:100] + bytes([big[100] ^ 1]) + big[101:])
-    third = collectstatic(tree=tree, storages=storages, STATICSHIP_FAST_TRANSFER=fast)
-    assert third.report.uploaded == ["video/intro.mp4"]
 
 
 def test_gzip_on_upload_is_stable_and_equals_the_storage(gcs: GCSTarget, tree: Tree) -> None:
@@ -319,55 +224,6 @@ def test_subclass_save_is_used(gcs: GCSTarget, tree: Tree) -> None:
     assert again.report.uploaded == [] and run.report.uploaded
 
 
-def test_dry_run_writes_nothing(gcs: GCSTarget, tree: Tree) -> None:
-    make_files(tree, 12)
-    gcs.reset()
-    run = collectstatic("--dry-run", tree=tree, storages=gcs.settings())
-    assert not any(ops(gcs, run)[w] for w in WRITES)
-    assert run.output.count("Would upload") == 12
-    assert gcs.objects(location(gcs) + "/") == {}
-
-
-def test_clear_removes_only_stale_files_in_the_location(gcs: GCSTarget, tree: Tree) -> None:
-    root = location(gcs)
-    bucket = gcs.client.bucket(gcs.bucket)
-    bucket.blob(root + "/old/gone.js").upload_from_string(b"x")
-    bucket.blob(root + "-other/keep.js").upload_from_string(b"x")
-    tree.write("js/app.js", b"app")
-    gcs.reset()
-    run = collectstatic("--clear", tree=tree, storages=gcs.settings())
-    assert run.report.deleted == ["old/gone.js"]
-    counts = ops(gcs, run)
-    assert counts["Batch"] == 1 and counts["Delete"] == 0
-    keys = set(gcs.objects(root))
-    assert root + "/js/app.js" in keys
-    assert root + "/old/gone.js" not in keys
-    assert root + "-other/keep.js" in keys
-
-
-@pytest.mark.parametrize("fast", [True, False], ids=["obstore", "through-storage"])
-def test_a_failing_upload_fails_the_run_clearly(gcs: GCSTarget, tree: Tree, fast: bool) -> None:
-    if gcs.live:
-        pytest.skip("needs the test bed's fault injection")
-    make_files(tree, 30)
-    gcs.control.faults(fail_writes_after=5, fail_status=403)
-    with pytest.raises(CommandError) as info:
-        collectstatic(tree=tree, storages=gcs.settings(), STATICSHIP_FAST_TRANSFER=fast)
-    message = str(info.value)
-    assert "failed" in message and "Access denied" in message
-
-
-def test_transient_errors_are_retried(gcs: GCSTarget, tree: Tree) -> None:
-    if gcs.live:
-        pytest.skip("needs the test bed's fault injection")
-    make_files(tree, 40)
-    gcs.control.faults(transient_rate=0.2, seed=7)
-    run = collectstatic(tree=tree, storages=gcs.settings())
-    gcs.control.reset()
-    assert len(run.report.uploaded) == 40
-    assert_holds(gcs, location(gcs) + "/", tree.files)
-
-
 # -- batched deletes: answers as real GCS gives them --------------------------
 # fake-gcs-server answers a batch with Go's dump of each response; real GCS
 # answers with ``Content-ID: <response-ID>`` parts, in any order, each with
@@ -475,45 +331,3 @@ def test_manifest_class_mirrors_s3s() -> None:
     assert GoogleCloudManifestStorage.file_overwrite is True
     assert not issubclass(GoogleCloudManifestStorage, ManifestStaticFilesStorage)
 
-
-def test_manifest_bucket_equals_djangos_output(gcs: GCSTarget, tree: Tree, tmp_path: Path) -> None:
-    write_site(tree)
-    expected = local_output(tree, tmp_path, TunedLocal, "a")
-    storages = gcs.settings("tests.test_gcs.TunedGCS")
-    run = collectstatic(tree=tree, storages=storages)
-    log = gcs.control.requests() if gcs.control is not None else []
-    assert run.report.backend == "gcs"
-    assert run.report.post_processed
-    prefix = location(gcs) + "/"
-    published = {k[len(prefix):]: gcs.get(k) for k in gcs.objects(prefix)
-                 if not k[len(prefix):].startswith(".staticship/")}
-    assert published == expected
-    assert "assets.json" in expected
-    if gcs.control is not None:
-        # The files go as XML PUTs (obstore); small JSON records of ours follow.
-        files = [r["path"] for r in log if r["op"] == "Upload" and not r["path"].startswith("/upload/")]
-        assert len(files) == len(expected)
-        assert unquote(files[-1]).endswith("/static/assets.json")
-
-    # No change: no post-processing, one listing, one read of the state record.
-    tree.touch_all()
-    gcs.reset()
-    with mock.patch.object(ManifestFilesMixin, "post_process",
-                           side_effect=AssertionError("post-processed")) as post:
-        again = collectstatic(tree=tree, storages=storages)
-    assert not post.called
-    assert again.report.uploaded == []
-    counts = ops(gcs, again)
-    assert counts["List"] == 1
-    assert sum(counts.values()) <= 3
-    assert not any(counts[w] for w in WRITES)
-
-
-def test_stock_collectstatic_works_with_the_manifest_class(gcs: GCSTarget, tree: Tree,
-                                                           tmp_path: Path) -> None:
-    write_site(tree)
-    expected = local_output(tree, tmp_path, TunedLocal, "b")
-    storages = gcs.settings("tests.test_gcs.TunedGCS", location="stock")
-    collectstatic("--disable-staticship", tree=tree, storages=storages)
-    prefix = location(gcs, "stock") + "/"
-    assert {k[len(prefix):]: gcs.get(k) for k in gcs.objects(prefix)} == expected
