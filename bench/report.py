@@ -266,7 +266,9 @@ def markdown(R: Results, png_name: str | None) -> str:
         extra = {
             "s3": "Not moto: moto serves about 150 requests/s on this machine, which would time moto.",
             "gcs": "The emulator and the proxy (Python threads) cost CPU on the same two cores as the run: GCS rows are "
-                   "slower than S3 rows for every tool, and compare the tools with each other, not with S3.",
+                   "slower than S3 rows for every tool, and compare the tools with each other, not with S3. "
+                   "google-cloud-storage fetches the bucket's metadata once, in a background thread, the first time it "
+                   "lists: that is the one GET in staticship's GCS rows.",
             "azure": "Azurite runs on one Node.js thread, and the proxy on the same two cores: Azure rows compare the "
                      "tools with each other, not with S3.",
         }.get(kind, "")
@@ -449,7 +451,7 @@ def markdown(R: Results, png_name: str | None) -> str:
         L.append(
             "Stock collectstatic sends about 2 sequential requests per file on a cold run and 4 on a warm one (HEAD, HEAD for the "
             "modification time, DELETE, PUT: every mtime is new after a checkout), so its slowest cells would take most of the hour; "
-            "they run once or not at all, to keep `make bench` well under 60 minutes. Stock post-processing on S3 for manifest "
+            "they run once or not at all, to keep `make bench` under an hour. Stock post-processing on S3 for manifest "
             "storages is slower still. The 50k-bucket scenario is the warm one for stock (it never lists)."
         )
         L.append("")
