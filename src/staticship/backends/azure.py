@@ -28,7 +28,7 @@ from django.core.files.storage import Storage
 from .. import fingerprint as fp
 from ..plan import RemoteState
 from ..sources import LocalFile
-from .base import Adapter, Prepared, TransferError, prepare_body
+from .base import Adapter, Prepared, TransferError, batches, derives_from, first_line, prepare_body
 
 _MODULE = "storages.backends.azure_storage"
 
@@ -94,10 +94,7 @@ class AzureAdapter(Adapter):
 
     @classmethod
     def handles(cls, storage: Storage) -> bool:
-        if not any(k.__module__ == _MODULE for k in type(storage).__mro__):
-            return False
-        base = _storage_class()
-        return base is not None and isinstance(storage, base)
+        return derives_from(storage, _MODULE, _storage_class)
 
     def __init__(self, storage: Storage, *, workers: int = 32) -> None:
         super().__init__(storage, workers=workers)
@@ -362,9 +359,8 @@ class AzureAdapter(Adapter):
     def delete_many(self, names: list[str]) -> None:
         """Delete with Blob Batch (``delete_blobs``), up to ``BATCH_LIMIT`` blobs
         a request. A missing blob is not an error."""
-        keys = [self.key(name) for name in names]
-        for start in range(0, len(keys), BATCH_LIMIT):
-            self._delete_batch(keys[start : start + BATCH_LIMIT])
+        for keys in batches([self.key(name) for name in names], BATCH_LIMIT):
+            self._delete_batch(list(keys))
 
     def _delete_batch(self, keys: list[str]) -> None:
         storage: Any = self.storage
@@ -389,11 +385,6 @@ class AzureAdapter(Adapter):
                                 transient=transient)
 
     # -- errors ------------------------------------------------------------
-    def is_transient(self, exc: BaseException) -> bool:
-        if isinstance(exc, TransferError):
-            return exc.transient
-        return self._classify(exc, "").transient
-
     def _classify(self, exc: BaseException, key: str) -> TransferError:
         status = getattr(exc, "status_code", None)
         text = _one_line(exc)
@@ -437,7 +428,7 @@ def _one_line(exc: BaseException) -> str:
     """One line for an SDK or obstore error: the HTTP status and Azure error
     code when known, then the first line of the message."""
     full = str(exc).strip()
-    first = (full.splitlines() or [""])[0]
+    first = first_line(exc)
     status = getattr(exc, "status_code", None)
     code = getattr(exc, "error_code", None)
     if code is None:

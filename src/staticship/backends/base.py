@@ -13,17 +13,19 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, ClassVar
+from typing import Any, BinaryIO, ClassVar, TypeVar
 
 from django.core.files.storage import Storage
 
 from .. import fingerprint as fp
 from ..plan import RemoteState
 from ..sources import LocalFile
+
+T = TypeVar("T")
 
 
 class TransferError(Exception):
@@ -136,7 +138,16 @@ class Adapter(ABC):
 
     def is_transient(self, exc: BaseException) -> bool:
         """True if ``exc`` may go away when the transfer is retried."""
-        return isinstance(exc, TransferError) and exc.transient
+        if isinstance(exc, TransferError):
+            return exc.transient
+        return self._classify(exc, "").transient
+
+    def _classify(self, exc: BaseException, key: str) -> TransferError:
+        """``exc`` (a client library's error) as one line naming ``key``, and
+        whether retrying may help. Backends know their clients' errors; by
+        default nothing is retried."""
+        text = first_line(exc)
+        return TransferError("%s (%s)" % (text, key) if key else text, transient=False)
 
     def explain(self, exc: BaseException) -> str | None:
         """One line naming the cause and fix of a permanent error, if known."""
@@ -179,3 +190,25 @@ def spool_path(suffix: str = "") -> str:
     handle, path = tempfile.mkstemp(prefix="staticship-", suffix=suffix)
     os.close(handle)
     return path
+
+
+def derives_from(storage: Storage, module: str, load: Callable[[], Any]) -> bool:
+    """True when ``storage`` is an instance of the class ``load()`` returns,
+    which is defined in ``module``. The module is matched by name first, so
+    that a client library is imported only for the storages that use it."""
+    if not any(k.__module__ == module for k in type(storage).__mro__):
+        return False
+    base = load()
+    return base is not None and isinstance(storage, base)
+
+
+def batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    """``items`` in slices of at most ``size`` (a store's batch limit)."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's message (obstore's errors carry a
+    multi-line debug dump)."""
+    return (str(exc).strip().splitlines() or [""])[0]

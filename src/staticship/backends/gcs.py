@@ -29,7 +29,7 @@ from django.core.files.storage import Storage
 from .. import fingerprint as fp
 from ..plan import RemoteState
 from ..sources import LocalFile
-from .base import Adapter, Prepared, TransferError, prepare_body
+from .base import Adapter, Prepared, TransferError, batches, derives_from, first_line, prepare_body
 
 _MODULE = "storages.backends.gcloud"
 
@@ -76,10 +76,7 @@ class GCSAdapter(Adapter):
 
     @classmethod
     def handles(cls, storage: Storage) -> bool:
-        if not any(k.__module__ == _MODULE for k in type(storage).__mro__):
-            return False
-        base = _storage_class()
-        return base is not None and isinstance(storage, base)
+        return derives_from(storage, _MODULE, _storage_class)
 
     def __init__(self, storage: Storage, *, workers: int = 32) -> None:
         super().__init__(storage, workers=workers)
@@ -259,9 +256,8 @@ class GCSAdapter(Adapter):
     def delete_many(self, names: list[str]) -> None:
         """Delete through the JSON API's batch endpoint, up to ``BATCH_LIMIT``
         objects a request. A missing object is not an error."""
-        keys = [self.key(name) for name in names]
-        for start in range(0, len(keys), BATCH_LIMIT):
-            self._delete_batch(keys[start : start + BATCH_LIMIT])
+        for keys in batches([self.key(name) for name in names], BATCH_LIMIT):
+            self._delete_batch(list(keys))
 
     def _delete_batch(self, keys: list[str]) -> None:
         """One ``multipart/mixed`` batch of object deletes. Every part carries
@@ -325,14 +321,9 @@ class GCSAdapter(Adapter):
                                 transient=transient)
 
     # -- errors ------------------------------------------------------------
-    def is_transient(self, exc: BaseException) -> bool:
-        if isinstance(exc, TransferError):
-            return exc.transient
-        return self._classify(exc, "").transient
-
     def _classify(self, exc: BaseException, key: str) -> TransferError:
         code = getattr(exc, "code", None)
-        text = "%s: %s" % (type(exc).__name__, _first_line(exc))
+        text = "%s: %s" % (type(exc).__name__, first_line(exc))
         transient = code in (408, 429, 500, 502, 503, 504) or any(
             marker in text
             for marker in ("503", "500 Internal", "502", "504", "429", "Too Many Requests",
@@ -395,11 +386,6 @@ def _batch_answers(content_type: str, body: bytes) -> list[tuple[str | None, int
                 text = (content.decode("utf-8", "replace").splitlines() or [text])[0]
         answers.append((content_id or None, status, str(text)))
     return answers
-
-
-def _first_line(exc: BaseException) -> str:
-    """The first line of an error (obstore's carry a multi-line debug dump)."""
-    return (str(exc).strip().splitlines() or [""])[0]
 
 
 class _TokenProvider:

@@ -20,7 +20,7 @@ from django.core.files.storage import Storage
 from .. import fingerprint as fp
 from ..plan import RemoteState
 from ..sources import LocalFile
-from .base import Adapter, Prepared, TransferError, prepare_body
+from .base import Adapter, Prepared, TransferError, batches, derives_from, first_line, prepare_body
 
 _MODULE = "storages.backends.s3"
 
@@ -65,7 +65,7 @@ def _one_line(exc: BaseException) -> str:
     import re
 
     full = str(exc)
-    first = (full.strip().splitlines() or [""])[0]
+    first = first_line(exc)
     status = re.search(r"status: (\d{3})", full)
     code = re.search(r"<Code>([^<]+)</Code>", full)
     message = re.search(r"<Message>([^<]+)</Message>", full)
@@ -90,10 +90,7 @@ class S3Adapter(Adapter):
 
     @classmethod
     def handles(cls, storage: Storage) -> bool:
-        if not any(k.__module__ == _MODULE for k in type(storage).__mro__):
-            return False
-        base = _storage_class()
-        return base is not None and isinstance(storage, base)
+        return derives_from(storage, _MODULE, _storage_class)
 
     def __init__(self, storage: Storage, *, workers: int = 32) -> None:
         super().__init__(storage, workers=workers)
@@ -282,8 +279,8 @@ class S3Adapter(Adapter):
             raise self._classify(exc, self.key(name)) from exc
 
     def delete_many(self, names: list[str]) -> None:
-        for start in range(0, len(names), 1000):
-            batch = [{"Key": self.key(n)} for n in names[start : start + 1000]]
+        for chunk in batches(names, 1000):  # DeleteObjects takes 1,000 keys
+            batch = [{"Key": self.key(n)} for n in chunk]
             self.requests["POST"] += 1
             response = self.client.delete_objects(
                 Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True}
@@ -296,11 +293,6 @@ class S3Adapter(Adapter):
                 )
 
     # -- errors ------------------------------------------------------------
-    def is_transient(self, exc: BaseException) -> bool:
-        if isinstance(exc, TransferError):
-            return exc.transient
-        return self._classify(exc, "").transient
-
     def _classify(self, exc: BaseException, key: str) -> TransferError:
         code = _error_code(exc)
         text = _one_line(exc)
