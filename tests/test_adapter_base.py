@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import sys
+from unittest import mock
 
 from django.core.files.storage import FileSystemStorage, InMemoryStorage
 
-from staticship.backends.base import TransferError, batches, derives_from, first_line
+from staticship.backends.base import (
+    TransferError, batches, derives_from, first_line, overrides, storage_class,
+)
 from staticship.backends.generic import GenericAdapter
 
 
@@ -15,17 +18,36 @@ class Sub(FileSystemStorage):
 
 
 def test_derives_from_checks_the_module_before_importing() -> None:
-    loads: list[str] = []
+    from staticship.backends import base
 
-    def load() -> type:
-        loads.append("loaded")
-        return FileSystemStorage
+    imports: list[str] = []
+    real = base.import_module
 
-    assert derives_from(Sub(), FileSystemStorage.__module__, load)
-    assert loads == ["loaded"]
-    assert not derives_from(InMemoryStorage(), "storages.backends.s3", load)
-    assert loads == ["loaded"]  # no class of that module in the MRO: nothing imported
-    assert not derives_from(Sub(), FileSystemStorage.__module__, lambda: None)  # library missing
+    def recording(name: str) -> object:
+        imports.append(name)
+        return real(name)
+
+    path = FileSystemStorage.__module__ + ".FileSystemStorage"
+    with mock.patch.object(base, "import_module", recording):
+        assert derives_from(Sub(), path)
+        assert imports == [FileSystemStorage.__module__]
+        assert not derives_from(InMemoryStorage(), "storages.backends.s3.S3Storage")
+        assert imports == [FileSystemStorage.__module__]  # no class of that module: nothing imported
+    # The class's own module, but its library missing: not served, no error.
+    missing = type("Missing", (FileSystemStorage,), {"__module__": "staticship_no_such_lib"})
+    assert storage_class("staticship_no_such_lib.Missing") is None
+    assert not derives_from(missing(), "staticship_no_such_lib.Missing")
+
+
+def test_overrides_tells_a_subclass_that_writes_its_own_way() -> None:
+    class OwnSave(FileSystemStorage):
+        def _save(self, name, content):  # type: ignore[no-untyped-def]
+            return name
+
+    path = FileSystemStorage.__module__ + ".FileSystemStorage"
+    assert not overrides(Sub(), path, "_save")
+    assert overrides(OwnSave(), path, "_save")
+    assert not overrides(OwnSave(), path, "_open")
 
 
 def test_a_storage_elsewhere_does_not_import_boto3(tmp_path) -> None:

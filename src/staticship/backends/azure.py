@@ -28,19 +28,13 @@ from django.core.files.storage import Storage
 from .. import fingerprint as fp
 from ..plan import RemoteState
 from ..sources import LocalFile
-from .base import Adapter, Prepared, TransferError, batches, derives_from, first_line, prepare_body
+from .base import (
+    Adapter, Prepared, TransferError, batches, first_line, overrides, prepare_body,
+)
 
-_MODULE = "storages.backends.azure_storage"
-
-
-def _storage_class() -> Any:
-    """AzureStorage, imported only when a storage derives from it (the Azure
-    SDK is slow to import)."""
-    try:
-        from storages.backends.azure_storage import AzureStorage
-    except ImportError:  # pragma: no cover - the [azure] extra is not installed
-        return None
-    return AzureStorage
+# AzureStorage is imported only when a storage derives from it (the Azure SDK
+# is slow to import).
+SERVES = "storages.backends.azure_storage.AzureStorage"
 
 # Content settings obstore writes as the SDK does (x-ms-blob-* headers).
 _FAST_SETTINGS = {
@@ -86,15 +80,12 @@ def md5_token(content_md5: Any) -> str | None:
 
 class AzureAdapter(Adapter):
     label = "azure"
+    serves = SERVES
     #: Passed to the SDK client when set (tests lower them to force blocks).
     max_single_put_size: int | None = None
     max_block_size: int | None = None
     #: Blobs per List Blobs page (the service's maximum; tests lower it).
     list_page_size = 5000
-
-    @classmethod
-    def handles(cls, storage: Storage) -> bool:
-        return derives_from(storage, _MODULE, _storage_class)
 
     def __init__(self, storage: Storage, *, workers: int = 32) -> None:
         super().__init__(storage, workers=workers)
@@ -128,7 +119,7 @@ class AzureAdapter(Adapter):
 
     def _make_client(self) -> Any:
         storage: Any = self.storage
-        if type(storage)._get_service_client is not _storage_class()._get_service_client:
+        if overrides(storage, SERVES, "_get_service_client"):
             return storage.client
         import requests
         from azure.core.pipeline.transport._requests_basic import BiggerBlockSizeHTTPAdapter
@@ -253,7 +244,7 @@ class AzureAdapter(Adapter):
             if self._fast is not None and self._fast.can_write(item):
                 self._fast.put(key, item)
                 self.requests["PUT"] += 1
-            elif type(self.storage)._save is _storage_class()._save:
+            elif not overrides(self.storage, SERVES, "_save"):
                 self._upload_with_sdk(key, item)
             else:
                 self._upload_through_storage(item)
@@ -458,9 +449,9 @@ class _ObstoreWriter:
             import obstore  # noqa: F401
         except ImportError:
             return None
-        if type(storage)._save is not _storage_class()._save:
+        if overrides(storage, SERVES, "_save"):
             return None
-        if type(storage)._get_service_client is not _storage_class()._get_service_client:
+        if overrides(storage, SERVES, "_get_service_client"):
             return None
         if storage.client_options or storage.api_version:
             return None  # proxies, transports, versions obstore would not honour

@@ -14,11 +14,13 @@ import os
 import shutil
 import tempfile
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
 from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from importlib import import_module
 from typing import Any, BinaryIO, ClassVar, TypeVar
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import Storage
 
 from .. import fingerprint as fp
@@ -79,6 +81,9 @@ class Adapter(ABC):
     label: ClassVar[str] = "storage"
     #: True when the listing proves content (no per-file request needed).
     verifies_content: ClassVar[bool] = True
+    #: Dotted path of the storage class this adapter serves, subclasses
+    #: included ("" for adapters whose ``handles`` decides otherwise).
+    serves: ClassVar[str] = ""
 
     def __init__(self, storage: Storage, *, workers: int = 32) -> None:
         self.storage = storage
@@ -87,9 +92,10 @@ class Adapter(ABC):
         self.requests: Counter[str] = Counter()
 
     @classmethod
-    @abstractmethod
     def handles(cls, storage: Storage) -> bool:
-        """True if this adapter knows how to talk to ``storage``."""
+        """True if this adapter knows how to talk to ``storage``: by default,
+        when the storage is an instance of ``serves``."""
+        return bool(cls.serves) and derives_from(storage, cls.serves)
 
     @abstractmethod
     def describe(self) -> str:
@@ -192,14 +198,31 @@ def spool_path(suffix: str = "") -> str:
     return path
 
 
-def derives_from(storage: Storage, module: str, load: Callable[[], Any]) -> bool:
-    """True when ``storage`` is an instance of the class ``load()`` returns,
-    which is defined in ``module``. The module is matched by name first, so
-    that a client library is imported only for the storages that use it."""
+def storage_class(path: str) -> Any:
+    """The storage class at dotted ``path``, imported now; None when it cannot
+    be imported (the backend's extra, its client library, is not installed)."""
+    module, _, name = path.rpartition(".")
+    try:
+        return getattr(import_module(module), name)
+    except (ImportError, ImproperlyConfigured):
+        return None
+
+
+def derives_from(storage: Storage, path: str) -> bool:
+    """True when ``storage`` is an instance of the class at ``path``. Its
+    module is matched by name first, so that a client library is imported
+    only for the storages that use it."""
+    module = path.rpartition(".")[0]
     if not any(k.__module__ == module for k in type(storage).__mro__):
         return False
-    base = load()
+    base = storage_class(path)
     return base is not None and isinstance(storage, base)
+
+
+def overrides(storage: Storage, path: str, attribute: str) -> bool:
+    """True when the storage's class replaces ``attribute`` of the class at
+    ``path`` (a subclass that writes, or connects, its own way)."""
+    return getattr(type(storage), attribute, None) is not getattr(storage_class(path), attribute, None)
 
 
 def batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:

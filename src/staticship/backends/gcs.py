@@ -22,26 +22,19 @@ from email.parser import BytesParser
 from typing import Any, BinaryIO, cast
 from urllib.parse import quote
 
-from django.core.exceptions import ImproperlyConfigured
 from django.core.files import File
 from django.core.files.storage import Storage
 
 from .. import fingerprint as fp
 from ..plan import RemoteState
 from ..sources import LocalFile
-from .base import Adapter, Prepared, TransferError, batches, derives_from, first_line, prepare_body
+from .base import (
+    Adapter, Prepared, TransferError, batches, first_line, overrides, prepare_body,
+)
 
-_MODULE = "storages.backends.gcloud"
-
-
-def _storage_class() -> Any:
-    """GoogleCloudStorage, imported only when a storage derives from it (the
-    Google libraries are slow to import, and warn on old Pythons)."""
-    try:
-        from storages.backends.gcloud import GoogleCloudStorage
-    except (ImportError, ImproperlyConfigured):  # pragma: no cover - the [gcs] extra is missing
-        return None
-    return GoogleCloudStorage
+# GoogleCloudStorage is imported only when a storage derives from it (the
+# Google libraries are slow to import, and warn on old Pythons).
+SERVES = "storages.backends.gcloud.GoogleCloudStorage"
 
 CRC_PREFIX = "crc32c:"
 DEFAULT_API = "https://storage.googleapis.com"
@@ -73,10 +66,7 @@ def listing_token(md5_b64: str | None, crc32c_b64: str | None) -> str | None:
 
 class GCSAdapter(Adapter):
     label = "gcs"
-
-    @classmethod
-    def handles(cls, storage: Storage) -> bool:
-        return derives_from(storage, _MODULE, _storage_class)
+    serves = SERVES
 
     def __init__(self, storage: Storage, *, workers: int = 32) -> None:
         super().__init__(storage, workers=workers)
@@ -191,7 +181,7 @@ class GCSAdapter(Adapter):
             if self._fast is not None and self._fast.can_write(item):
                 self._fast.put(key, item)
                 self.requests["PUT"] += 1
-            elif type(self.storage)._save is _storage_class()._save:
+            elif not overrides(self.storage, SERVES, "_save"):
                 self._upload_with_client(key, item)
             else:
                 with item.file.open() as source:
@@ -432,7 +422,7 @@ class _ObstoreWriter:
             import obstore  # noqa: F401
         except ImportError:
             return None
-        if type(storage)._save is not _storage_class()._save:
+        if overrides(storage, SERVES, "_save"):
             return None
         from google.auth.credentials import AnonymousCredentials
 

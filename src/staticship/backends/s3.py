@@ -20,19 +20,13 @@ from django.core.files.storage import Storage
 from .. import fingerprint as fp
 from ..plan import RemoteState
 from ..sources import LocalFile
-from .base import Adapter, Prepared, TransferError, batches, derives_from, first_line, prepare_body
+from .base import (
+    Adapter, Prepared, TransferError, batches, first_line, overrides, prepare_body,
+)
 
-_MODULE = "storages.backends.s3"
-
-
-def _storage_class() -> Any:
-    """S3Storage, imported only when a storage derives from it (boto3 takes a
-    tenth of a second to import: runs on other stores do not pay for it)."""
-    try:
-        from storages.backends.s3 import S3Storage
-    except ImportError:  # pragma: no cover - the [s3] extra is not installed
-        return None
-    return S3Storage
+# S3Storage is imported only when a storage derives from it (boto3 takes a
+# tenth of a second to import: runs on other stores do not pay for it).
+SERVES = "storages.backends.s3.S3Storage"
 
 # Write parameters (boto3 ExtraArgs) the fast path maps onto obstore, and how.
 _ATTRIBUTES = {
@@ -87,10 +81,7 @@ def _error_code(exc: BaseException) -> str:
 
 class S3Adapter(Adapter):
     label = "s3"
-
-    @classmethod
-    def handles(cls, storage: Storage) -> bool:
-        return derives_from(storage, _MODULE, _storage_class)
+    serves = SERVES
 
     def __init__(self, storage: Storage, *, workers: int = 32) -> None:
         super().__init__(storage, workers=workers)
@@ -346,10 +337,9 @@ class _ObstoreWriter:
             import obstore  # noqa: F401
         except ImportError:
             return None
-        s3_storage = _storage_class()
-        if type(storage)._save is not s3_storage._save:  # a subclass writes its own way
+        if overrides(storage, SERVES, "_save"):  # a subclass writes its own way
             return None
-        if getattr(type(storage), "_compress_content", None) is not getattr(s3_storage, "_compress_content", None):
+        if overrides(storage, SERVES, "_compress_content"):
             return None
         config = storage.client_config
         if getattr(config, "proxies", None) or not storage.use_ssl and not storage.endpoint_url:
