@@ -142,3 +142,44 @@ def test_hashing_ahead_stops_when_the_body_ends(tmp_path) -> None:
             pass  # the listing failed at once
     assert not [t for t in threading.enumerate() if t.name == "staticship-hash"]
     assert len(fp._memo) <= 2  # at most the file each thread had started
+
+
+def test_hashing_ahead_decides_off_the_callers_thread(tmp_path) -> None:
+    """Which files to hash (for S3 with gzip, a look at each file's write
+    parameters) is decided by the side threads, not before the listing."""
+    from staticship.pipeline import hashing_ahead
+
+    paths = []
+    for i in range(20):
+        path = tmp_path / f"f{i}.css"
+        path.write_bytes(b"y" * (i + 1))
+        paths.append(str(path))
+    deciders: list[str] = []
+
+    def chosen():
+        for path in paths:
+            deciders.append(threading.current_thread().name)
+            yield path
+
+    fp.forget()
+    with hashing_ahead(chosen()):
+        deadline = time.monotonic() + 10
+        while len(fp._memo) < len(paths) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert len(fp._memo) == len(paths)
+    assert set(deciders) == {"staticship-hash"}
+
+
+def test_hashing_ahead_stops_quietly_when_deciding_fails(tmp_path) -> None:
+    from staticship.pipeline import hashing_ahead
+
+    def failing():
+        yield None
+        raise ValueError("bad object parameters")
+
+    hooked: list[object] = []
+    with mock.patch.object(threading, "excepthook", hooked.append):
+        with hashing_ahead(failing()):
+            time.sleep(0.05)
+    assert hooked == []  # no thread died with a traceback
+    assert not [t for t in threading.enumerate() if t.name == "staticship-hash"]

@@ -424,21 +424,28 @@ def hashing_ahead(paths: Iterable[str | None]) -> Iterator[None]:
     land in the fingerprint memo, so the hash phase finds them done. The
     threads stop when the body ends: files not reached yet are hashed by the
     hash phase as before, and a file that cannot be read is left to it too,
-    so that it reports the error."""
-    queue = iter([p for p in paths if p])
+    so that it reports the error. ``paths`` is consumed by the threads, so a
+    generator that decides which files to hash runs off the caller's path
+    (should it raise, the threads stop: the hash phase meets the error)."""
+    queue = iter(paths)
     lock = threading.Lock()
     stop = threading.Event()
+    done = object()
 
     def work() -> None:
         while not stop.is_set():
             with lock:
-                path = next(queue, None)
-            if path is None:
+                try:
+                    path = next(queue, done)
+                except Exception:  # noqa: BLE001 - the hash phase meets it again and reports it
+                    return
+            if path is done:
                 return
-            try:
-                fp.md5_of_path(path)
-            except OSError:
-                pass
+            if isinstance(path, str) and path:
+                try:
+                    fp.md5_of_path(path)
+                except OSError:
+                    pass
 
     threads = [threading.Thread(target=work, name="staticship-hash", daemon=True) for _ in range(2)]
     for thread in threads:
