@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from django.core.management import call_command
@@ -28,9 +28,50 @@ os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 os.environ.setdefault("NO_GCE_CHECK", "true")
 
 
+class Target:
+    """What the S3, GCS and Azure targets share: a store on the test bed
+    (``control`` set) or a live one, Django settings for it, and the
+    server's request counts. Each target gives ``storage_options``."""
+
+    #: The storage class ``settings()`` names unless told otherwise.
+    default_backend: ClassVar[str]
+    #: The request that creates the bucket (or container), left out of counts.
+    setup_op: ClassVar[str]
+    control: Any
+
+    @property
+    def live(self) -> bool:
+        return self.control is None
+
+    def storage_options(self, location: str = "static", **extra: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def settings(self, backend: str | None = None, location: str = "static",
+                 **extra: Any) -> dict[str, Any]:
+        return {
+            "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+            "staticfiles": {"BACKEND": backend or self.default_backend,
+                            "OPTIONS": self.storage_options(location, **extra)},
+        }
+
+    # -- what the server saw ----------------------------------------------
+    def reset(self) -> None:
+        if self.control is not None:
+            self.control.reset()
+
+    def counts(self) -> Counter[str] | None:
+        """Requests by operation since the last reset (None in live mode)."""
+        if self.control is None:
+            return None
+        return Counter(r["op"] for r in self.control.requests() if r["op"] != self.setup_op)
+
+
 @dataclass
-class S3Target:
+class S3Target(Target):
     """Where S3 tests write: an emulator bucket, or a live bucket + prefix."""
+
+    default_backend: ClassVar[str] = "storages.backends.s3.S3Storage"
+    setup_op: ClassVar[str] = "CreateBucket"
 
     endpoint: str | None
     bucket: str
@@ -40,10 +81,6 @@ class S3Target:
     region: str
     control: Any = None  # testbed.client.Control, or None in live mode
     client: Any = None
-
-    @property
-    def live(self) -> bool:
-        return self.control is None
 
     def storage_options(self, location: str = "static", **extra: Any) -> dict[str, Any]:
         options: dict[str, Any] = {
@@ -60,26 +97,6 @@ class S3Target:
             options["secret_key"] = self.secret_key
         options.update(extra)
         return options
-
-    def settings(self, backend: str = "storages.backends.s3.S3Storage", location: str = "static",
-                 **extra: Any) -> dict[str, Any]:
-        return {
-            "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
-            "staticfiles": {"BACKEND": backend, "OPTIONS": self.storage_options(location, **extra)},
-        }
-
-    # -- what the server saw ----------------------------------------------
-    def reset(self) -> None:
-        if self.control is not None:
-            self.control.reset()
-
-    def counts(self) -> Counter[str] | None:
-        """Requests by S3 operation since the last reset (None in live mode)."""
-        if self.control is None:
-            return None
-        return Counter(
-            r["op"] for r in self.control.requests() if r["op"] not in ("CreateBucket",)
-        )
 
     # -- what the bucket holds --------------------------------------------
     def objects(self, prefix: str) -> dict[str, dict[str, Any]]:
@@ -235,8 +252,11 @@ def collectstatic(*args: str, tree: Tree | None = None, storages: dict[str, Any]
 
 
 @dataclass
-class GCSTarget:
+class GCSTarget(Target):
     """Where GCS tests write: an emulator bucket, or a live bucket + prefix."""
+
+    default_backend: ClassVar[str] = "storages.backends.gcloud.GoogleCloudStorage"
+    setup_op: ClassVar[str] = "CreateBucket"
 
     bucket: str
     root: str
@@ -244,10 +264,6 @@ class GCSTarget:
     anonymous: bool
     control: Any = None
     client: Any = None  # google.cloud.storage.Client
-
-    @property
-    def live(self) -> bool:
-        return self.control is None
 
     def storage_options(self, location: str = "static", **extra: Any) -> dict[str, Any]:
         from google.auth.credentials import AnonymousCredentials
@@ -262,22 +278,6 @@ class GCSTarget:
             options["credentials"] = AnonymousCredentials()
         options.update(extra)
         return options
-
-    def settings(self, backend: str = "storages.backends.gcloud.GoogleCloudStorage",
-                 location: str = "static", **extra: Any) -> dict[str, Any]:
-        return {
-            "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
-            "staticfiles": {"BACKEND": backend, "OPTIONS": self.storage_options(location, **extra)},
-        }
-
-    def reset(self) -> None:
-        if self.control is not None:
-            self.control.reset()
-
-    def counts(self) -> Counter[str] | None:
-        if self.control is None:
-            return None
-        return Counter(r["op"] for r in self.control.requests() if r["op"] != "CreateBucket")
 
     def objects(self, prefix: str) -> dict[str, Any]:
         """Blobs under ``prefix`` by name, with every property (ACLs included)."""
@@ -326,18 +326,17 @@ def gcs(monkeypatch: pytest.MonkeyPatch) -> Iterator[GCSTarget]:
 
 
 @dataclass
-class AzureTarget:
+class AzureTarget(Target):
     """Where Azure tests write: an Azurite container, or a live container + prefix."""
+
+    default_backend: ClassVar[str] = "storages.backends.azure_storage.AzureStorage"
+    setup_op: ClassVar[str] = "CreateContainer"
 
     connection_string: str
     container: str
     root: str
     control: Any = None
     client: Any = None  # azure.storage.blob.ContainerClient
-
-    @property
-    def live(self) -> bool:
-        return self.control is None
 
     def storage_options(self, location: str = "static", **extra: Any) -> dict[str, Any]:
         options: dict[str, Any] = {
@@ -347,22 +346,6 @@ class AzureTarget:
         }
         options.update(extra)
         return options
-
-    def settings(self, backend: str = "storages.backends.azure_storage.AzureStorage",
-                 location: str = "static", **extra: Any) -> dict[str, Any]:
-        return {
-            "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
-            "staticfiles": {"BACKEND": backend, "OPTIONS": self.storage_options(location, **extra)},
-        }
-
-    def reset(self) -> None:
-        if self.control is not None:
-            self.control.reset()
-
-    def counts(self) -> Counter[str] | None:
-        if self.control is None:
-            return None
-        return Counter(r["op"] for r in self.control.requests() if r["op"] != "CreateContainer")
 
     def objects(self, prefix: str) -> dict[str, Any]:
         """Blobs under ``prefix`` by name, with their properties and metadata."""
