@@ -46,6 +46,21 @@ class Target:
     def storage_options(self, location: str = "static", **extra: Any) -> dict[str, Any]:
         raise NotImplementedError
 
+    def objects(self, prefix: str) -> dict[str, Any]:
+        """Every object under ``prefix`` by key, as the store lists it."""
+        raise NotImplementedError
+
+    def location(self, name: str = "static") -> str:
+        """The key prefix (no trailing slash) of the storage location ``name``."""
+        return str(self.storage_options(name)["location"])
+
+    def under(self, location: str = "static", records: bool = False) -> dict[str, Any]:
+        """The objects of ``location`` by name relative to it; staticship's own
+        records (``.staticship/``) left out unless ``records``."""
+        prefix = self.location(location) + "/"
+        found = {k[len(prefix):]: v for k, v in self.objects(prefix).items()}
+        return {k: v for k, v in found.items() if records or not k.startswith(".staticship/")}
+
     def settings(self, backend: str | None = None, location: str = "static",
                  **extra: Any) -> dict[str, Any]:
         return {

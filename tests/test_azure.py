@@ -44,15 +44,11 @@ def ops(azure: AzureTarget, run: Any) -> Counter[str]:
     return found
 
 
-def location(azure: AzureTarget, name: str = "static") -> str:
-    return str(azure.storage_options(name)["location"])
 
-
-def assert_holds(azure: AzureTarget, prefix: str, expected: dict[str, bytes]) -> None:
+def assert_holds(azure: AzureTarget, expected: dict[str, bytes], location: str = "static") -> None:
     """The container under ``prefix`` holds exactly ``expected``, proven by
     the Content-MD5 every blob of ours carries."""
-    listed = {k[len(prefix):]: b for k, b in azure.objects(prefix).items()
-              if not k[len(prefix):].startswith(".staticship/")}
+    listed = azure.under(location)
     assert sorted(listed) == sorted(expected)
     for name, blob in listed.items():
         md5 = blob.content_settings.content_md5
@@ -75,7 +71,7 @@ def test_blob_in_blocks_carries_its_md5(azure: AzureTarget, tree: Tree,
     counts = azure.counts()
     if counts is not None:
         assert counts["PutBlock"] == 3 and counts["PutBlockList"] == 1
-    assert_holds(azure, location(azure) + "/", tree.files)
+    assert_holds(azure, tree.files)
     tree.touch_all()
     second = collectstatic(tree=tree, storages=storages, STATICSHIP_FAST_TRANSFER=False)
     assert second.report.uploaded == []
@@ -90,7 +86,7 @@ def test_blob_without_md5_is_replaced_then_stable(azure: AzureTarget, tree: Tree
 
     chunky = ContainerClient.from_connection_string(
         azure.connection_string, azure.container, max_single_put_size=MIB, max_block_size=MIB)
-    key = location(azure) + "/big.bin"
+    key = azure.location() + "/big.bin"
     chunky.upload_blob(key, data)
     assert azure.objects(key)[key].content_settings.content_md5 is None
     storages = azure.settings()
@@ -144,10 +140,8 @@ def test_objects_equal_what_the_storage_writes(azure: AzureTarget, tree: Tree, f
     assert len(ours.report.uploaded) == len(tree.files)
     collectstatic("--disable-staticship", tree=tree,
                   storages=azure.settings(location="stock", **extra))
-    ours_prefix = location(azure, "ours") + "/"
-    stock_prefix = location(azure, "stock") + "/"
-    ours_blobs = {k[len(ours_prefix):]: b for k, b in azure.objects(ours_prefix).items()}
-    stock_blobs = {k[len(stock_prefix):]: b for k, b in azure.objects(stock_prefix).items()}
+    ours_blobs = azure.under("ours", records=True)
+    stock_blobs = azure.under("stock", records=True)
     assert sorted(ours_blobs) == sorted(stock_blobs) == sorted(tree.files)
     for name in ours_blobs:
         assert _describe(azure, ours_blobs[name]) == _describe(azure, stock_blobs[name]), name
@@ -178,14 +172,14 @@ def test_subclass_save_is_used_and_carries_md5(azure: AzureTarget, tree: Tree) -
     storages = azure.settings("tests.test_azure.CustomSave")
     run = collectstatic(tree=tree, storages=storages)
     assert sorted(CustomSave.saved) == sorted(tree.files)
-    assert_holds(azure, location(azure) + "/", tree.files)
+    assert_holds(azure, tree.files)
     # An edit: the blob exists and the storage does not overwrite, so it is
     # deleted first, as stock collectstatic does.
     tree.write("big.bin", os.urandom(3 * MIB))
     azure.reset()
     edited = collectstatic(tree=tree, storages=storages)
     assert edited.report.uploaded == ["big.bin"]
-    assert_holds(azure, location(azure) + "/", tree.files)
+    assert_holds(azure, tree.files)
     again = collectstatic(tree=tree, storages=storages)
     assert again.report.uploaded == [] and run.report.uploaded
     # The storage object is left as it was found once the run is over.

@@ -83,7 +83,7 @@ class Store:
         return found
 
     def location(self, name: str = "static") -> str:
-        return str(self.target.storage_options(name)["location"])
+        return str(self.target.location(name))
 
     def storage(self, location: str = "static", **extra: Any) -> Any:
         """A plain storage object on the target (the backend's own class)."""
@@ -126,14 +126,11 @@ class Store:
             return [p for p in paths if not p.startswith("/upload/")]
         return [p for p in paths if "/.staticship/" not in p]
 
-    def md5s(self, prefix: str) -> dict[str, str | None]:
-        """Relative name -> the MD5 (hex) the store keeps for each object under
-        ``prefix``, staticship's own records left out."""
+    def md5s(self, location: str = "static") -> dict[str, str | None]:
+        """Relative name -> the MD5 (hex) the store keeps for each object of
+        ``location``, staticship's own records left out."""
         found: dict[str, str | None] = {}
-        for key, blob in self.target.objects(prefix).items():
-            name = key[len(prefix):]
-            if name.startswith(".staticship/"):
-                continue
+        for name, blob in self.target.under(location).items():
             if self.kind == "gcs":
                 found[name] = base64.b64decode(blob.md5_hash).hex() if blob.md5_hash else None
             else:
@@ -141,16 +138,14 @@ class Store:
                 found[name] = bytes(md5).hex() if md5 else None
         return found
 
-    def assert_holds(self, prefix: str, expected: dict[str, bytes]) -> None:
-        """Under ``prefix`` the store holds exactly ``expected``, proven by the
-        MD5 the store computed (GCS) or that every blob of ours carries (Azure)."""
-        assert self.md5s(prefix) == {n: hashlib.md5(d).hexdigest() for n, d in expected.items()}
+    def assert_holds(self, expected: dict[str, bytes], location: str = "static") -> None:
+        """``location`` holds exactly ``expected``, proven by the MD5 the store
+        computed (GCS) or that every blob of ours carries (Azure)."""
+        assert self.md5s(location) == {n: hashlib.md5(d).hexdigest() for n, d in expected.items()}
 
-    def published(self, location: str) -> set[str]:
-        """Names under ``location`` (relative), staticship's own records left out."""
-        prefix = location + "/"
-        return {k[len(prefix):] for k in self.keys(prefix)
-                if not k[len(prefix):].startswith(".staticship/")}
+    def published(self, location: str = "static") -> set[str]:
+        """Names in ``location`` (relative), staticship's own records left out."""
+        return set(self.target.under(location))
 
     def describe(self, prefix: str) -> dict[str, dict[str, Any]]:
         """Every object under ``prefix``: what a browser would be served."""
@@ -210,7 +205,6 @@ def emulator_only(store: Store) -> None:
 def test_thousand_files_first_warm_and_edited(store: Store, tree: Tree) -> None:
     make_files(tree, 1000)
     storages = store.settings()
-    prefix = store.location() + "/"
 
     first = collectstatic(tree=tree, storages=storages)
     counts = store.ops(first)
@@ -219,7 +213,7 @@ def test_thousand_files_first_warm_and_edited(store: Store, tree: Tree) -> None:
     assert counts["List"] == 1
     assert first.output.rstrip().endswith("1000 static files copied.")
     assert first.report.backend == store.kind
-    store.assert_holds(prefix, tree.files)
+    store.assert_holds(tree.files)
 
     tree.touch_all()
     store.reset()
@@ -240,7 +234,7 @@ def test_thousand_files_first_warm_and_edited(store: Store, tree: Tree) -> None:
     assert sum(counts.values()) - 10 <= 3
     assert sorted(third.report.uploaded) == edited
     assert third.output.rstrip().endswith("10 static files copied, 990 unmodified.")
-    store.assert_holds(prefix, tree.files)
+    store.assert_holds(tree.files)
 
 
 def test_location_names_are_relative(store: Store, tree: Tree) -> None:
@@ -271,7 +265,7 @@ def test_same_size_edit_is_uploaded(store: Store, tree: Tree, size: int, fast: b
     assert run.report.uploaded == ["media/blob.bin"]
     assert run.report.files["media/blob.bin"] == "changed"
     assert store.get(store.location() + "/media/blob.bin") == edited
-    store.assert_holds(store.location() + "/", tree.files)
+    store.assert_holds(tree.files)
 
 
 @pytest.mark.parametrize("fast", [True, False], ids=["obstore", "client"])
@@ -287,7 +281,7 @@ def test_large_file_is_unchanged_on_the_second_run(store: Store, tree: Tree, fas
         # Above 8 MB google-cloud-storage uploads in a resumable session.
         assert store.ops()["ResumableStart"] == 1
     assert store.get(store.location() + "/video/intro.mp4") == big
-    store.assert_holds(store.location() + "/", tree.files)
+    store.assert_holds(tree.files)
 
     tree.touch_all()
     store.reset()
@@ -343,7 +337,7 @@ def test_transient_errors_are_retried(store: Store, tree: Tree) -> None:
     run = collectstatic(tree=tree, storages=store.settings())
     store.control.reset()
     assert len(run.report.uploaded) == 40
-    store.assert_holds(store.location() + "/", tree.files)
+    store.assert_holds(tree.files)
 
 
 def test_manifest_storage_equals_djangos_output(store: Store, tree: Tree, tmp_path: Any) -> None:
@@ -356,8 +350,7 @@ def test_manifest_storage_equals_djangos_output(store: Store, tree: Tree, tmp_pa
     assert run.report.backend == store.kind
     assert run.report.post_processed
     prefix = store.location() + "/"
-    published = {k[len(prefix):]: store.get(k) for k in store.keys(prefix)
-                 if not k[len(prefix):].startswith(".staticship/")}
+    published = {name: store.get(prefix + name) for name in store.published()}
     assert published == expected
     if not store.live:
         # Every file once, the manifest last; staticship's own records aside.
@@ -564,14 +557,14 @@ def test_prune_keeps_the_last_k_deployments(store: Store, tree: Tree) -> None:
     counts = store.ops(run)
     batches = -(-(len(run.report.deleted) + 1) // store.batch_limit)  # + the stale record
     assert counts["Batch"] == batches and counts["Delete"] == 0, counts
-    after = store.published(location)
+    after = store.published()
     for kept in manifests[1:]:
         for original, hashed in kept["paths"].items():
             assert original in after and hashed in after
     only_first = set(manifests[0]["paths"].values()) - {
         h for m in manifests[1:] for h in m["paths"].values()}
     assert only_first and not (only_first & after)
-    assert after == store.published(location) and not (set(run.report.deleted) & after)
+    assert after == store.published() and not (set(run.report.deleted) & after)
     left = sorted(k for k in store.keys(location + "/") if "/.staticship/deployments/" in k)
     assert len(left) == 2 and set(left) < set(records)
     assert store.get(outside) == b"keep"

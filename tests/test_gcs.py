@@ -43,15 +43,11 @@ def ops(gcs: GCSTarget, run: Any) -> Counter[str]:
     return found
 
 
-def location(gcs: GCSTarget, name: str = "static") -> str:
-    return str(gcs.storage_options(name)["location"])
 
-
-def assert_holds(gcs: GCSTarget, prefix: str, expected: dict[str, bytes]) -> None:
+def assert_holds(gcs: GCSTarget, expected: dict[str, bytes], location: str = "static") -> None:
     """The bucket under ``prefix`` holds exactly ``expected`` (relative name ->
     bytes as stored), compared through the MD5 the server computed."""
-    listed = {k[len(prefix):]: b for k, b in gcs.objects(prefix).items()
-              if not k[len(prefix):].startswith(".staticship/")}
+    listed = gcs.under(location)
     assert sorted(listed) == sorted(expected)
     for name, blob in listed.items():
         assert blob.md5_hash == _b64md5(expected[name]), name
@@ -71,7 +67,7 @@ def test_gzip_on_upload_is_stable_and_equals_the_storage(gcs: GCSTarget, tree: T
     storages = gcs.settings(gzip=True)
     first = collectstatic(tree=tree, storages=storages)
     assert sorted(first.report.uploaded) == ["css/site.css", "img/logo.png", "js/app.js"]
-    prefix = location(gcs) + "/"
+    prefix = gcs.location() + "/"
     blobs = gcs.objects(prefix)
     assert blobs[prefix + "css/site.css"].content_encoding == "gzip"
     assert blobs[prefix + "css/site.css"].content_type == "text/css"
@@ -82,7 +78,7 @@ def test_gzip_on_upload_is_stable_and_equals_the_storage(gcs: GCSTarget, tree: T
     stock = collectstatic("--disable-staticship", tree=tree,
                           storages=gcs.settings(location="stock", gzip=True))
     assert "copied" in stock.output
-    stock_prefix = location(gcs, "stock") + "/"
+    stock_prefix = gcs.location("stock") + "/"
     for name in ("css/site.css", "js/app.js", "img/logo.png"):
         assert gcs.get(stock_prefix + name) == gcs.get(prefix + name), name
 
@@ -128,7 +124,7 @@ def test_composed_object_is_recognised(gcs: GCSTarget, tree: Tree) -> None:
     tree.write("big.bin", b"hello " + b"world")
     storages = gcs.settings()
     bucket = gcs.client.bucket(gcs.bucket)
-    key = location(gcs) + "/big.bin"
+    key = gcs.location() + "/big.bin"
     parts = [bucket.blob(key + ".p1"), bucket.blob(key + ".p2")]
     parts[0].upload_from_string(b"hello ")
     parts[1].upload_from_string(b"world")
@@ -194,10 +190,8 @@ def test_objects_equal_what_the_storage_writes(gcs: GCSTarget, tree: Tree, fast:
             assert xml_puts == []
     collectstatic("--disable-staticship", tree=tree,
                   storages=gcs.settings(location="stock", **extra))
-    ours_prefix = location(gcs, "ours") + "/"
-    stock_prefix = location(gcs, "stock") + "/"
-    ours_blobs = {k[len(ours_prefix):]: b for k, b in gcs.objects(ours_prefix).items()}
-    stock_blobs = {k[len(stock_prefix):]: b for k, b in gcs.objects(stock_prefix).items()}
+    ours_blobs = gcs.under("ours", records=True)
+    stock_blobs = gcs.under("stock", records=True)
     assert sorted(ours_blobs) == sorted(stock_blobs) == sorted(tree.files)
     for name in ours_blobs:
         assert _describe(gcs, ours_blobs[name]) == _describe(gcs, stock_blobs[name]), name
@@ -219,7 +213,7 @@ def test_subclass_save_is_used(gcs: GCSTarget, tree: Tree) -> None:
     storages = gcs.settings("tests.test_gcs.CustomSave")
     run = collectstatic(tree=tree, storages=storages)
     assert sorted(CustomSave.saved) == sorted(tree.files)
-    assert_holds(gcs, location(gcs) + "/", tree.files)
+    assert_holds(gcs, tree.files)
     again = collectstatic(tree=tree, storages=storages)
     assert again.report.uploaded == [] and run.report.uploaded
 
@@ -278,7 +272,7 @@ def test_batch_delete_failure_names_the_object(gcs: GCSTarget, monkeypatch: pyte
     message = str(info.value)
     # The answers came in reverse order: matched by Content-ID, the third failed.
     assert "HTTP %d: refused" % status in message
-    assert "(object %s/c d.js)" % location(gcs) in message
+    assert "(object %s/c d.js)" % gcs.location() in message
     assert info.value.transient is transient
     assert adapter.is_transient(info.value) is transient
     assert adapter.requests == Counter({"BATCH": 1})

@@ -32,7 +32,7 @@ def ops(s3: S3Target, run: Any) -> Counter[str]:
 
 
 def expected_objects(s3: S3Target, tree: Tree, location: str = "static") -> dict[str, bytes]:
-    prefix = s3.storage_options(location)["location"]
+    prefix = s3.location(location)
     return {"%s/%s" % (prefix, name): data for name, data in tree.files.items()}
 
 
@@ -150,7 +150,7 @@ def test_gzip_on_upload_is_stable_and_equals_the_storage(s3: S3Target, tree: Tre
     # The stock command (through the storage) writes the very same bytes.
     stock = collectstatic("--disable-staticship", tree=tree, storages=s3.settings("storages.backends.s3.S3Storage", "stock", gzip=True))
     assert "copied" in stock.output
-    stock_location = s3.storage_options("stock")["location"]
+    stock_location = s3.location("stock")
     assert s3.get(stock_location + "/css/site.css") == stored
 
     tree.touch_all()
@@ -245,8 +245,8 @@ def test_objects_equal_what_the_storage_writes(s3: S3Target, tree: Tree, fast: b
                          STATICSHIP_FAST_TRANSFER=fast)
     assert len(ours.report.uploaded) == 5
     collectstatic("--disable-staticship", tree=tree, storages=s3.settings(location="stock", **extra))
-    ours_prefix = s3.storage_options("ours")["location"] + "/"
-    stock_prefix = s3.storage_options("stock")["location"] + "/"
+    ours_prefix = s3.location("ours") + "/"
+    stock_prefix = s3.location("stock") + "/"
     ours_keys = sorted(k[len(ours_prefix):] for k in s3.objects(ours_prefix))
     assert ours_keys == sorted(k[len(stock_prefix):] for k in s3.objects(stock_prefix))
     assert ours_keys == sorted(tree.files)
