@@ -16,17 +16,20 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 .PHONY: test test-old venv demo bench bench-quick clean
 
 $(VENV_OLD)/.installed: pyproject.toml requirements/test.txt
+	@echo "== Creating $(VENV_OLD) ($(notdir $(PY_OLD)), Django 5.2) and installing staticship with its test tools: about a minute, once"
 	$(PY_OLD) -m venv $(VENV_OLD)
 	$(VENV_OLD)/bin/pip install -q -e '.[s3,gcs,azure]' -r requirements/test.txt '$(DJANGO_OLD)'
 	touch $@
 
 $(VENV_NEW)/.installed: pyproject.toml requirements/test.txt
 	@test -n "$(PY_NEW)" || { echo "Python 3.12+ is needed for Django 6 (set PY_NEW=/path/to/python3.12)"; exit 1; }
+	@echo "== Creating $(VENV_NEW) ($(notdir $(PY_NEW)), Django 6.1): about a minute, once"
 	$(PY_NEW) -m venv $(VENV_NEW)
 	$(VENV_NEW)/bin/pip install -q -e '.[s3,gcs,azure]' -r requirements/test.txt '$(DJANGO_NEW)'
 	touch $@
 
 node_modules/.installed: package.json
+	@echo "== Installing Azurite (the Azure Blob emulator) with npm, once"
 	npm install --no-audit --no-fund --silent
 	touch $@
 

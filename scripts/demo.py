@@ -251,8 +251,10 @@ def table(rows: list[Row], files: int, server: Any, args: argparse.Namespace) ->
         for run in ("cold", "warm"):
             stock, ours = by.get(("stock", run)), by.get(("staticship", run))
             if stock and ours and ours.seconds > 0:
-                parts.append("%s %s%.0fx" % (run, "over " if stock.stopped else "",
-                                             stock.seconds / ours.seconds))
+                ratio = stock.seconds / ours.seconds
+                shown = ("%.1f" % ratio) if ratio < 10 else ("%.0f" % ratio)
+                # A stopped stock run only bounds the ratio from below.
+                parts.append("%s %s%sx" % (run, "at least " if stock.stopped else "", shown))
         if parts:
             lines.append("%s: staticship faster, %s." % (storage, ", ".join(parts)))
     return "\n".join(lines)

@@ -52,9 +52,52 @@ def test_clean_configurations_raise_nothing() -> None:
     assert ids(STATICSHIP_ADAPTER="staticship.backends.s3.S3Adapter") == []
 
 
-def test_w001_app_order() -> None:
-    assert ids(INSTALLED_APPS=["django.contrib.staticfiles", "staticship"]) == ["staticship.W001"]
+def test_e007_app_order_stops_collectstatic() -> None:
+    [message] = messages(INSTALLED_APPS=["django.contrib.staticfiles", "staticship"])
+    assert message.id == "staticship.E007" and message.level == checks.ERROR
+    assert message.msg == (
+        "'staticship' is listed after 'django.contrib.staticfiles' in INSTALLED_APPS, so "
+        "Django's stock collectstatic command would run instead of staticship's.")
+    assert message.hint is not None and message.hint.startswith(
+        "Move 'staticship' before 'django.contrib.staticfiles' in INSTALLED_APPS")
     assert ids(INSTALLED_APPS=["staticship.apps.StaticshipConfig", "django.contrib.staticfiles"]) == []
+    # Stock on purpose: nothing to say.
+    assert ids(INSTALLED_APPS=["django.contrib.staticfiles", "staticship"],
+               STATICSHIP_ENABLED=False) == []
+
+
+@pytest.mark.parametrize(
+    "name, hint",
+    [
+        ("STATICSHIP_ENABLE", "Did you mean STATICSHIP_ENABLED?"),
+        ("STATICSHIP_WORKER", "Did you mean STATICSHIP_WORKERS?"),
+        ("STATICSHIP_PRUNEKEEP", "Did you mean STATICSHIP_PRUNE_KEEP?"),
+    ],
+)
+def test_w006_misspelled_settings_are_named(name: str, hint: str) -> None:
+    [message] = messages(**{name: 8})
+    assert message.id == "staticship.W006" and message.level == checks.WARNING
+    assert message.msg == "%s is not a staticship setting; it is ignored." % name
+    assert message.hint == hint
+
+
+def test_w006_unrelated_name_lists_the_valid_ones() -> None:
+    [message] = messages(STATICSHIP_XYZZY=1)
+    assert message.hint is not None and message.hint.startswith("Valid names: ")
+    assert "STATICSHIP_WORKERS" in message.hint
+
+
+def test_w007_missing_obstore_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "obstore" else real(name, *a))
+    [message] = messages()
+    assert message.id == "staticship.W007"
+    assert "obstore is not installed" in message.msg
+    assert ids(STATICSHIP_FAST_TRANSFER=False) == []
+    assert ids(STORAGES=LOCAL) == []  # local destinations never use it
 
 
 def test_w002_generic_fallback_is_named() -> None:
@@ -69,10 +112,21 @@ def test_w002_generic_fallback_is_named() -> None:
 
 
 def test_w005_legacy_names_are_honoured_and_named() -> None:
-    [message] = messages(COLLECTFASTA_THREADS=8)
-    assert (message.id, message.hint) == ("staticship.W005", "Rename it to STATICSHIP_WORKERS.")
     [message] = messages(COLLECTFAST_ENABLED=True)
     assert (message.id, message.hint) == ("staticship.W005", "Rename it to STATICSHIP_ENABLED.")
+
+
+@pytest.mark.parametrize("name", ["COLLECTFASTA_THREADS", "COLLECTFAST_THREADS"])
+def test_i001_peer_thread_count_is_not_carried_over(name: str) -> None:
+    """A Collectfasta thread count (tuned to boto3's cost) would cap the fast
+    uploads: it is ignored, and the check says so."""
+    [message] = messages(**{name: 20})
+    assert message.id == "staticship.I001"
+    assert "boto3" in message.msg and "STATICSHIP_WORKERS" in message.msg
+    with override_settings(**{name: 20}):
+        from staticship import conf
+
+        assert conf.get("WORKERS") == 64
 
 
 @pytest.mark.parametrize("name", ["COLLECTFASTA_STRATEGY", "COLLECTFAST_STRATEGY"])
@@ -90,7 +144,6 @@ def test_i001_strategy_is_ignored(name: str) -> None:
         ({"STATICSHIP_WORKERS": "32"}, "STATICSHIP_WORKERS"),
         ({"STATICSHIP_WORKERS": True}, "STATICSHIP_WORKERS"),
         ({"STATICSHIP_MAX_ATTEMPTS": -1}, "STATICSHIP_MAX_ATTEMPTS"),
-        ({"COLLECTFAST_THREADS": 2.5}, "COLLECTFAST_THREADS"),
     ],
 )
 def test_e001_positive_ints(settings: dict[str, Any], culprit: str) -> None:

@@ -84,19 +84,30 @@ def sample(dry_run: bool = False) -> Report:
 
 def test_summary_lines() -> None:
     assert sample().summary_lines() == [
-        "staticship: S3 bucket 'b' under 'static/': uploaded 2 new and 1 changed files; "
-        "1 unchanged; 1 deleted.",
-        "staticship: 3.0 MB uploaded.",
+        "staticship: S3 bucket 'b' under 'static/': uploaded 3 files (2 new, 1 changed), "
+        "3.0 MB; 1 unchanged; 1 deleted.",
         "staticship: requests: LIST 1, PUT 3 (4 in all).",
         "staticship: seconds: find 0.01, list 0.20, hash 0.30, upload 1.50 (2.01 in all).",
     ]
+
+
+def test_summary_counts_read_as_english() -> None:
+    report = sample()
+    report.files = {"a.css": "changed"}
+    assert report.summary_lines()[0] == (
+        "staticship: S3 bucket 'b' under 'static/': uploaded 1 file (1 changed), 3.0 MB; "
+        "0 unchanged; 1 deleted.")
+    report.files = {"a.css": "unchanged"}
+    report.bytes_uploaded = 0
+    assert report.summary_lines()[0] == (
+        "staticship: S3 bucket 'b' under 'static/': uploaded 0 files, 0 B; 1 unchanged; 1 deleted.")
 
 
 def test_dry_run_summary_is_the_plan_total() -> None:
     lines = sample(dry_run=True).summary_lines()
     assert lines[0] == (
         "staticship: dry run, nothing was written. Plan for S3 bucket 'b' under 'static/': "
-        "upload 2 new and 1 changed files (3.0 MB); 1 unchanged; 1 to delete."
+        "upload 3 files (2 new, 1 changed), 3.0 MB; 1 unchanged; 1 to delete."
     )
     document = sample(dry_run=True).as_json()
     check_schema(document)
@@ -204,7 +215,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(s3: S3Target, tree: Tree, tm
     assert "Would upload 'app1/js/file0001.js' (changed)" in run.output
     assert run.output.count("Would upload") == 3
     assert ("staticship: dry run, nothing was written. Plan for S3 bucket '%s' under 'static/': "
-            "upload 2 new and 1 changed files (20 B); 9 unchanged; 0 to delete." % s3.bucket) in run.output
+            "upload 3 files (2 new, 1 changed), 20 B; 9 unchanged; 0 to delete." % s3.bucket) in run.output
     counts = s3.counts()
     if counts is not None:
         assert set(counts) <= {"ListObjectsV2", "GetObject", "HeadObject"}, counts

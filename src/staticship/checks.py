@@ -19,19 +19,48 @@ from . import conf
 
 @register(Tags.staticfiles)
 def check_app_order(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    """A user who listed staticship meant to use it: with the app after
+    ``django.contrib.staticfiles`` the stock command would run instead and
+    re-upload everything, so this stops ``collectstatic``."""
     apps = list(settings.INSTALLED_APPS)
     names = [a.split(".apps.")[0] for a in apps]
     if "staticship" in names and "django.contrib.staticfiles" in names:
         if names.index("staticship") > names.index("django.contrib.staticfiles"):
+            if conf.get("ENABLED") is False:
+                return []
             return [
-                Warning(
+                Error(
                     "'staticship' is listed after 'django.contrib.staticfiles' in "
-                    "INSTALLED_APPS, so the stock collectstatic command wins.",
-                    hint="Move 'staticship' before 'django.contrib.staticfiles'.",
-                    id="staticship.W001",
+                    "INSTALLED_APPS, so Django's stock collectstatic command would run "
+                    "instead of staticship's.",
+                    hint="Move 'staticship' before 'django.contrib.staticfiles' in "
+                    "INSTALLED_APPS (or set STATICSHIP_ENABLED = False to use the stock "
+                    "command on purpose).",
+                    id="staticship.E007",
                 )
             ]
     return []
+
+
+@register(Tags.staticfiles)
+def check_unknown_settings(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    import difflib
+
+    messages: list[CheckMessage] = []
+    valid = sorted(conf.DEFAULTS)
+    for name in conf.unknown_settings():
+        # Matched without the shared prefix, which would make every name close.
+        close = difflib.get_close_matches(name[len("STATICSHIP_"):], valid, n=1, cutoff=0.6)
+        hint = ("Did you mean STATICSHIP_%s?" % close[0]) if close else (
+            "Valid names: %s." % ", ".join("STATICSHIP_" + v for v in valid))
+        messages.append(
+            Warning(
+                "%s is not a staticship setting; it is ignored." % name,
+                hint=hint,
+                id="staticship.W006",
+            )
+        )
+    return messages
 
 
 @register(Tags.staticfiles)
@@ -150,6 +179,9 @@ def check_adapter_fits(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
             )
         ]
     detected = detect(storage)
+    missing = _fast_path_missing(detected)
+    if missing:
+        return [missing]
     if issubclass(detected, GenericAdapter):
         return [
             Warning(
@@ -164,6 +196,27 @@ def check_adapter_fits(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
             )
         ]
     return []
+
+
+def _fast_path_missing(adapter: type) -> CheckMessage | None:
+    """W007: the S3, GCS and Azure adapters upload through obstore; without
+    it every file goes through the storage's Python client, several times
+    slower."""
+    if getattr(adapter, "label", "") not in ("s3", "gcs", "azure"):
+        return None
+    if conf.get("FAST_TRANSFER") is not True:
+        return None
+    import importlib.util
+
+    if importlib.util.find_spec("obstore") is not None:
+        return None
+    return Warning(
+        "obstore is not installed, so staticship uploads through the storage's own "
+        "Python client, several times slower than its fast path.",
+        hint="Install it (pip install obstore: django-staticship depends on it, so "
+        "something removed it), or set STATICSHIP_FAST_TRANSFER = False.",
+        id="staticship.W007",
+    )
 
 
 def _configured_storage() -> Storage | None:

@@ -53,18 +53,19 @@ class Report:
         """What ``collectstatic`` prints last, before Django's own summary line."""
         new, changed = len(self.names(Reason.NEW)), len(self.names(Reason.CHANGED))
         unchanged = len(self.names(Reason.UNCHANGED))
+        uploads = _files(new + changed) + _split(new, changed)
         if self.dry_run:
             lines = [
-                "staticship: dry run, nothing was written. Plan for %s: upload %d new and "
-                "%d changed files (%s); %d unchanged; %d to delete."
-                % (self.destination, new, changed, _bytes(self.bytes_uploaded), unchanged,
+                "staticship: dry run, nothing was written. Plan for %s: upload %s, %s; "
+                "%d unchanged; %d to delete."
+                % (self.destination, uploads, _bytes(self.bytes_uploaded), unchanged,
                    len(self.deleted)),
             ]
         else:
             lines = [
-                "staticship: %s: uploaded %d new and %d changed files; %d unchanged; %d deleted."
-                % (self.destination, new, changed, unchanged, len(self.deleted)),
-                "staticship: %s uploaded." % _bytes(self.bytes_uploaded),
+                "staticship: %s: uploaded %s, %s; %d unchanged; %d deleted."
+                % (self.destination, uploads, _bytes(self.bytes_uploaded), unchanged,
+                   len(self.deleted)),
             ]
         if self.requests:
             lines.append(
@@ -169,3 +170,13 @@ def stock_json(result: dict[str, list[str]], destination: str, dry_run: bool,
 
 
 _bytes = human_bytes
+
+
+def _files(count: int) -> str:
+    return "%d file%s" % (count, "" if count == 1 else "s")
+
+
+def _split(new: int, changed: int) -> str:
+    """" (2 new, 1 changed)", leaving out a zero; "" when nothing is uploaded."""
+    parts = ["%d %s" % (n, what) for n, what in ((new, "new"), (changed, "changed")) if n]
+    return " (%s)" % ", ".join(parts) if parts else ""
