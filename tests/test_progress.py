@@ -85,6 +85,32 @@ def test_phase_lines_and_choice_of_front_end() -> None:
     assert isinstance(progress.for_command(2, pipe, pipe), progress.PhaseLines)
 
 
+def test_a_failed_phase_prints_no_success_line() -> None:
+    """A run whose uploads all failed must not print 'upload: 462 files ... in
+    0.72 s' before the error."""
+    from staticship.report import Report
+
+    lines: list[str] = []
+    report = Report(events=progress.PhaseLines(lines.append))
+    with report.phase("find"):
+        pass
+    report.events.upload_started(3, 2048)
+    with pytest.raises(RuntimeError):
+        with report.phase("upload"):
+            raise RuntimeError("refused")
+    assert lines == ["staticship: find: 0.00 s"]
+    assert set(report.seconds) == {"find", "upload"}  # the report still times it
+
+    out = io.StringIO()
+    bar = progress.TerminalProgress(out, width=lambda: 80, clock=Clock())
+    report = Report(events=bar)
+    bar.upload_started(3, 2048)
+    with pytest.raises(RuntimeError):
+        with report.phase("upload"):
+            raise RuntimeError("refused")
+    assert out.getvalue().endswith(progress.CLEAR)  # the bar is gone before the error
+
+
 # -- a real terminal --------------------------------------------------------------------
 def run_example(tmp_path: Path, tty: bool, *args: str) -> str:
     """Run example/manage.py collectstatic to a local directory, with its

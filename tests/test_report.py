@@ -169,6 +169,36 @@ class PostProcessing:  # a post-processing storage that is not a manifest storag
         return Storage(**options)
 
 
+def test_unwritable_report_path_fails_before_any_work(tree: Tree, tmp_path: Path) -> None:
+    make_files(tree, 3)
+    path = tmp_path / "no-such-folder" / "report.json"
+    with pytest.raises(CommandError) as caught:
+        collectstatic("--report", str(path), tree=tree, storages=local(tmp_path))
+    assert str(caught.value).startswith("Cannot write the report to '%s': " % path)
+    assert "Nothing was uploaded" in str(caught.value)
+    assert not (tmp_path / "out").exists()  # nothing was collected
+
+
+def test_report_that_fails_after_a_good_deploy_does_not_fail_it(
+    tree: Tree, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from staticship import runner
+
+    make_files(tree, 3)
+    path = tmp_path / "report.json"
+    real = runner.write_report
+
+    def full_disk(command: Any, document: dict[str, Any]) -> None:
+        if document["status"] == "ok":
+            raise CommandError("Cannot write the report to '%s': No space left on device" % path)
+        real(command, document)
+
+    monkeypatch.setattr(runner, "write_report", full_disk)
+    run = collectstatic("--report", str(path), tree=tree, storages=local(tmp_path))
+    assert "No space left on device (the deploy itself succeeded)." in run.output
+    assert len(list((tmp_path / "out").rglob("*.*"))) == 3
+
+
 def test_verbosity_0_prints_nothing(tree: Tree, tmp_path: Path) -> None:
     make_files(tree, 5)
     run = collectstatic("-v", "0", tree=tree, storages=local(tmp_path))
@@ -181,6 +211,8 @@ def test_verbosity_1_one_line_per_phase_then_summary_then_stock_line(tree: Tree,
     assert [line.split(":")[1].strip() for line in lines[:4]] == ["find", "list", "hash", "upload"]
     assert lines[3].startswith("staticship: upload: 5 files, ")
     assert lines[4].startswith("staticship: directory ")
+    # Each phase printed its seconds: the summary does not repeat them.
+    assert not any(line.startswith("staticship: seconds:") for line in lines)
     assert lines[-1] == "5 static files copied to '%s'." % (tmp_path / "out")
     assert "\r" not in "\n".join(lines) and "\x1b" not in "\n".join(lines)
 

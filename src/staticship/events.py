@@ -16,6 +16,10 @@ class Events:
     def phase_finished(self, name: str, seconds: float) -> None:
         pass
 
+    def phase_failed(self, name: str, seconds: float) -> None:
+        """The phase ended with an error (the error itself is reported
+        elsewhere): nothing may claim it succeeded."""
+
     def upload_started(self, files: int, total_bytes: int) -> None:
         pass
 
@@ -39,6 +43,10 @@ class Fanout(Events):
     def phase_finished(self, name: str, seconds: float) -> None:
         for target in self.targets:
             target.phase_finished(name, seconds)
+
+    def phase_failed(self, name: str, seconds: float) -> None:
+        for target in self.targets:
+            target.phase_failed(name, seconds)
 
     def upload_started(self, files: int, total_bytes: int) -> None:
         for target in self.targets:

@@ -101,6 +101,11 @@ class TerminalProgress(Events):
             if not self._uploading:
                 self._clear()
 
+    def phase_failed(self, name: str, seconds: float) -> None:
+        with self._lock:
+            self._uploading = False
+            self._clear()
+
     def upload_started(self, files: int, total_bytes: int) -> None:
         with self._lock:
             self._uploading = True

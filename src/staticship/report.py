@@ -37,10 +37,14 @@ class Report:
         start = time.perf_counter()
         try:
             yield
-        finally:
+        except BaseException:
             took = time.perf_counter() - start
             self.seconds[name] = self.seconds.get(name, 0.0) + took
-            self.events.phase_finished(name, took)
+            self.events.phase_failed(name, took)
+            raise
+        took = time.perf_counter() - start
+        self.seconds[name] = self.seconds.get(name, 0.0) + took
+        self.events.phase_finished(name, took)
 
     def names(self, reason: Reason) -> list[str]:
         return [name for name, why in self.files.items() if why == reason.value]
@@ -49,8 +53,9 @@ class Report:
     def uploaded(self) -> list[str]:
         return [n for n, why in self.files.items() if why != Reason.UNCHANGED.value]
 
-    def summary_lines(self) -> list[str]:
-        """What ``collectstatic`` prints last, before Django's own summary line."""
+    def summary_lines(self, seconds: bool = True) -> list[str]:
+        """What ``collectstatic`` prints last, before Django's own summary line;
+        without the seconds line where each phase already printed its own."""
         new, changed = len(self.names(Reason.NEW)), len(self.names(Reason.CHANGED))
         unchanged = len(self.names(Reason.UNCHANGED))
         uploads = _files(new + changed) + _split(new, changed)
@@ -73,7 +78,7 @@ class Report:
                 % (", ".join("%s %d" % (k, v) for k, v in sorted(self.requests.items())),
                    sum(self.requests.values()))
             )
-        if self.seconds:
+        if self.seconds and seconds:
             lines.append(
                 "staticship: seconds: %s (%.2f in all)."
                 % (", ".join("%s %.2f" % (k, v) for k, v in self.seconds.items()),

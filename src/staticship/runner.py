@@ -70,6 +70,7 @@ def is_manifest_storage_class(cls: type) -> bool:
 def collect(command: Any) -> dict[str, list[str]]:
     """Run staticship for a ``collectstatic`` command whose options are set;
     return what stock ``collect()`` returns, for the stock summary line."""
+    check_report_path(command)
     storage = destination(command)
     options = Options(
         dry_run=command.dry_run,
@@ -87,7 +88,8 @@ def collect(command: Any) -> dict[str, list[str]]:
     if manifest and "manifest_storage" in configured_options():
         return stock(command)
     completed = Completed()
-    events = Fanout(progress.for_command(command.verbosity, command.stdout, command.stderr), completed)
+    front = progress.for_command(command.verbosity, command.stdout, command.stderr)
+    events = Fanout(front, completed)
     pipeline: Pipeline | None = None
     try:
         adapter = adapter_for(storage, conf.get("ADAPTER"), int(conf.get("WORKERS")))
@@ -111,10 +113,11 @@ def collect(command: Any) -> dict[str, list[str]]:
             command.stderr.write(str(unwritten))
         raise
     if command.verbosity >= 1:
-        for line in report.summary_lines():
+        # Phase lines (CI logs) already gave each phase's seconds.
+        for line in report.summary_lines(seconds=not isinstance(front, progress.PhaseLines)):
             command.stdout.write(line)
     command.report = report
-    write_report(command, report.as_json(planned_bytes=completed.planned_bytes))
+    write_report_after_success(command, report.as_json(planned_bytes=completed.planned_bytes))
     return {
         "modified": report.uploaded,
         "unmodified": report.names(Reason.UNCHANGED),
@@ -127,6 +130,7 @@ def collect(command: Any) -> dict[str, list[str]]:
 
 def stock(command: Any) -> dict[str, list[str]]:
     """Django's own ``collect()``, with a ``--report`` of what it returned."""
+    check_report_path(command)
     start = time.perf_counter()
     stock_collect = StockCommand.collect
     where = "storage %s" % settings.STORAGES.get("staticfiles", {}).get("BACKEND", "?")
@@ -140,8 +144,36 @@ def stock(command: Any) -> dict[str, list[str]]:
         except CommandError as unwritten:
             command.stderr.write(str(unwritten))
         raise
-    write_report(command, stock_json(result, where, command.dry_run, time.perf_counter() - start))
+    write_report_after_success(
+        command, stock_json(result, where, command.dry_run, time.perf_counter() - start))
     return result
+
+
+def check_report_path(command: Any) -> None:
+    """``--report FILE``: a path that cannot be written fails the command
+    before any work, not after a successful deploy."""
+    path = getattr(command, "report_path", None)
+    if not path:
+        return
+    probe = "%s.%d.tmp" % (os.fspath(path), os.getpid())
+    try:
+        with open(probe, "w", encoding="utf-8"):
+            pass
+        os.unlink(probe)
+    except OSError as exc:
+        raise CommandError(
+            "Cannot write the report to '%s': %s. Nothing was uploaded; fix the --report "
+            "path and run again." % (path, exc.strerror or exc)
+        ) from exc
+
+
+def write_report_after_success(command: Any, document: dict[str, Any]) -> None:
+    """The report of a run that succeeded: if it still cannot be written,
+    say so without turning a good deploy into a failed command."""
+    try:
+        write_report(command, document)
+    except CommandError as unwritten:
+        command.stderr.write("%s (the deploy itself succeeded)." % unwritten)
 
 
 def write_report(command: Any, document: dict[str, Any]) -> None:
