@@ -48,18 +48,23 @@ _AZURE_CODES = {
 }
 
 
-def error_response(service: str, status: int, kind: str) -> tuple[list[tuple[str, str]], bytes]:
-    """Headers and body of an injected error, shaped like the real service's."""
+def error_response(service: str, status: int, kind: str, code: str = "",
+                   message: str = "") -> tuple[list[tuple[str, str]], bytes]:
+    """Headers and body of an injected error, shaped like the real service's;
+    ``code`` and ``message`` (S3) reproduce a particular refusal."""
     request_id = uuid.uuid4().hex
     if service == "s3":
-        return _s3_error(status, kind, request_id)
+        return _s3_error(status, kind, request_id, code, message)
     if service == "gcs":
         return _gcs_error(status, kind)
     return _azure_error(status, kind, request_id)
 
 
-def _s3_error(status: int, kind: str, request_id: str) -> tuple[list[tuple[str, str]], bytes]:
-    if kind == THROTTLE:
+def _s3_error(status: int, kind: str, request_id: str, code: str = "",
+              message: str = "") -> tuple[list[tuple[str, str]], bytes]:
+    if code:
+        pass
+    elif kind == THROTTLE:
         code, message = _S3_SLOWDOWN
     else:
         code, message = _S3_CODES.get(status, _fallback(status, "InternalError", "InvalidRequest"))

@@ -127,7 +127,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
             if decision.latency_s:
                 time.sleep(decision.latency_s)
             if decision.fault is not None:
-                self._reject(decision.status, decision.fault, body)
+                self._reject(decision.status, decision.fault, body, decision.error)
             elif self.server.upstream is None:
                 self._drain(body)
                 self._plain(502, b"upstream not started\n")
@@ -211,12 +211,13 @@ class ProxyHandler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     # -- faults ----------------------------------------------------------------
-    def _reject(self, status: int, fault: str, body: _BodyReader) -> None:
+    def _reject(self, status: int, fault: str, body: _BodyReader,
+                error: tuple[str, str] = ("", "")) -> None:
         if body.expects_continue:
             self.close_connection = True  # the body was never asked for
         else:
             self._drain(body)
-        headers, data = error_response(self.server.service, status, fault)
+        headers, data = error_response(self.server.service, status, fault, *error)
         self.send_response(status)
         for name, value in headers:
             self.send_header(name, value)

@@ -32,6 +32,10 @@ class Faults:
     throttle_status: int = 503
     opaque_etags: bool = False
     latency_ms: float = 0.0
+    # With fail_writes_after: the error code and message of the failures, to
+    # reproduce a real store's refusal (e.g. AccessControlListNotSupported).
+    fail_code: str = ""
+    fail_message: str = ""
 
 
 _FAULT_FIELDS = {f.name for f in fields(Faults)}
@@ -43,6 +47,7 @@ class Decision(NamedTuple):
     status: int
     latency_s: float
     opaque_etags: bool
+    error: tuple[str, str] = ("", "")
 
 
 class ControlState:
@@ -117,7 +122,8 @@ class ControlState:
             elif write:
                 self._writes_admitted += 1
             entry["fault"] = fault
-            return Decision(entry, fault, status, f.latency_ms / 1000.0, f.opaque_etags)
+            error = (f.fail_code, f.fail_message) if fault == FAIL_WRITES else ("", "")
+            return Decision(entry, fault, status, f.latency_ms / 1000.0, f.opaque_etags, error)
 
     def finish(self, entry: dict[str, Any], status: int, bytes_in: int) -> None:
         with self._lock:
@@ -133,9 +139,14 @@ def _draw(seed: int, index: int) -> float:
 _FLOATS = {"transient_rate", "latency_ms"}
 _BOOLS = {"opaque_etags"}
 _STATUSES = {"fail_status", "transient_status", "throttle_status"}
+_STRINGS = {"fail_code", "fail_message"}
 
 
 def _coerce(name: str, value: Any) -> Any:
+    if name in _STRINGS:
+        if not isinstance(value, str):
+            raise ValueError(f"{name}: expected a string, got {value!r}")
+        return value
     if name in _BOOLS:
         if not isinstance(value, bool):
             raise ValueError(f"{name}: expected true or false, got {value!r}")

@@ -8,7 +8,8 @@ from unittest import mock
 from django.core.files.storage import FileSystemStorage, InMemoryStorage
 
 from staticship.backends.base import (
-    TransferError, batches, derives_from, first_line, overrides, storage_class,
+    Explanation, TransferError, batches, configured_as, derives_from, first_line, overrides,
+    refused, storage_class,
 )
 from staticship.backends.generic import GenericAdapter
 
@@ -72,3 +73,38 @@ def test_first_line_and_default_classification() -> None:
     assert str(classified) == "Generic S3 error: status 503 (a.css)"
     assert not adapter.is_transient(exc)  # unknown errors are not retried
     assert adapter.is_transient(TransferError("later", transient=True))
+
+
+def test_explanation_reads_what_failed_cause_then_fix() -> None:
+    known = Explanation("the bucket 'b' does not exist", "create it, or correct X")
+    assert known.line("Listing S3 bucket 'b'") == (
+        "Listing S3 bucket 'b' failed: the bucket 'b' does not exist. Fix: create it, or correct X.")
+    error = TransferError("HTTP 403 AccessDenied: Access Denied (key static/a.js)", key="static/a.js")
+    assert known.line("Deleting stale files", error) == (
+        "Deleting stale files failed: the bucket 'b' does not exist (static/a.js). "
+        "Fix: create it, or correct X.")
+
+
+def test_configured_as_names_the_setting_as_the_user_wrote_it() -> None:
+    from django.test import override_settings
+
+    storages = {"staticfiles": {"BACKEND": "x", "OPTIONS": {"bucket_name": "b"}}}
+    with override_settings(STORAGES=storages):
+        assert configured_as("bucket_name", "AWS_STORAGE_BUCKET_NAME") == (
+            'STORAGES["staticfiles"]["OPTIONS"]["bucket_name"]')
+    with override_settings(STORAGES={"staticfiles": {"BACKEND": "x"}}, AWS_STORAGE_BUCKET_NAME="b"):
+        assert configured_as("bucket_name", "AWS_STORAGE_BUCKET_NAME") == "AWS_STORAGE_BUCKET_NAME"
+    with override_settings(STORAGES={"staticfiles": {"BACKEND": "x"}}):
+        assert configured_as("endpoint_url", "AWS_S3_ENDPOINT_URL") == (
+            'the "endpoint_url" option or AWS_S3_ENDPOINT_URL')
+
+
+def test_refused_looks_through_the_causes() -> None:
+    try:
+        try:
+            raise ConnectionRefusedError(111, "Connection refused")
+        except OSError as inner:
+            raise TransferError("error sending request") from inner
+    except TransferError as outer:
+        assert refused(outer)
+    assert not refused(TransferError("HTTP 503 SlowDown"))

@@ -114,7 +114,10 @@ def test_access_denied_is_one_clear_line(s3: S3Target, tree: Tree) -> None:
     assert "Traceback" not in text
     lines = [line for line in text.splitlines() if line.strip()]
     assert len(lines) == 1, text
-    assert "Access denied" in lines[0] and "s3:PutObject" in lines[0]
+    assert "failed: access denied on bucket '%s'" % s3.bucket in lines[0]
+    assert "Fix: give the credentials s3:ListBucket, s3:GetObject and s3:PutObject" in lines[0]
+    # The client's own text is for -v 3, not this line.
+    assert "HTTP 403" not in lines[0] and "Access Denied" not in lines[0]
 
 
 def test_traceback_with_verbosity_3(s3: S3Target, tree: Tree) -> None:
@@ -132,11 +135,45 @@ def test_missing_bucket_names_the_bucket(s3: S3Target, tree: Tree) -> None:
     with pytest.raises(CommandError) as info:
         collectstatic(tree=tree, storages=storages)
     message = str(info.value)
-    assert "no-such-bucket-here" in message and "does not exist" in message
+    assert message.endswith(
+        "failed: the bucket 'no-such-bucket-here' does not exist. Fix: create it, or correct "
+        'STORAGES["staticfiles"]["OPTIONS"]["bucket_name"].'), message
+    assert "The specified bucket does not exist" not in message  # the client's words
     assert "\n" not in message
 
 
-def test_unreachable_endpoint_is_explained(tree: Tree, s3: S3Target) -> None:
+@pytest.mark.parametrize(
+    "code, status, text, fix",
+    [
+        # AWS, a bucket whose Object Ownership is "bucket owner enforced".
+        ("AccessControlListNotSupported", 400, "The bucket does not allow ACLs",
+         'Fix: set STORAGES["staticfiles"]["OPTIONS"]["default_acl"] to None'),
+        # Backblaze B2 (and others) refusing boto3 1.36's default checksums.
+        ("InvalidArgument", 400,
+         "Unsupported header 'x-amz-checksum-crc32' received for this API call.",
+         "Fix: pass botocore's Config(request_checksum_calculation='when_required') as "),
+    ],
+    ids=["acl", "checksum"],
+)
+def test_a_store_refusing_a_setting_names_the_setting(
+    s3: S3Target, tree: Tree, code: str, status: int, text: str, fix: str
+) -> None:
+    make_files(tree, 3)
+    storages = s3.settings(default_acl="public-read")
+    s3.control.faults(fail_writes_after=0, fail_status=status, fail_code=code, fail_message=text)
+    with pytest.raises(CommandError) as info:
+        collectstatic(tree=tree, storages=storages, STATICSHIP_FAST_TRANSFER=False)
+    message = str(info.value)
+    assert message.startswith("Uploading '"), message
+    assert fix in message, message
+    assert "\n" not in message
+    puts = [r for r in s3.control.requests() if r["op"] == "PutObject"]
+    assert len(puts) == 3 and all(r["status"] == status for r in puts)  # not retried
+
+
+def test_unreachable_endpoint_is_explained(
+    tree: Tree, s3: S3Target, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from botocore.config import Config
 
     with socket.socket() as sock:  # a port nothing listens on
@@ -146,9 +183,15 @@ def test_unreachable_endpoint_is_explained(tree: Tree, s3: S3Target) -> None:
     storages = s3.settings(endpoint_url="http://127.0.0.1:%d" % port,
                            client_config=Config(retries={"max_attempts": 1},
                                                 connect_timeout=1))
+    slept: list[float] = []
+    monkeypatch.setattr(time, "sleep", slept.append)
     with pytest.raises(CommandError) as info:
         collectstatic(tree=tree, storages=storages)
-    assert "cannot be reached" in str(info.value)
+    assert str(info.value) == (
+        "Listing S3 bucket '%s' under 'static/' failed: http://127.0.0.1:%d cannot be reached. "
+        'Fix: check STORAGES["staticfiles"]["OPTIONS"]["endpoint_url"] and the network.'
+        % (s3.bucket, port))
+    assert slept == []  # a refused connection is not waited for
 
 
 # -- the server going away, the process killed, Ctrl-C ---------------------

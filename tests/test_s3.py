@@ -329,7 +329,7 @@ def test_a_failing_upload_fails_the_run_clearly(s3: S3Target, tree: Tree) -> Non
     with pytest.raises(CommandError) as info:
         collectstatic(tree=tree, storages=s3.settings())
     message = str(info.value)
-    assert "failed" in message and "Access denied" in message
+    assert "failed: access denied" in message and "Fix: " in message
 
 
 def test_adapter_setting_names_the_adapter(s3: S3Target, tree: Tree) -> None:

@@ -19,15 +19,20 @@ class ApplyError(Exception):
     """Some transfers failed; ``failures`` holds (item label, exception)."""
 
     def __init__(self, failures: list[tuple[str, BaseException]], done: int, total: int) -> None:
-        first_label, first = failures[0]
-        more = " (and %d more failures)" % (len(failures) - 1) if len(failures) > 1 else ""
-        super().__init__(
-            "Uploading '%s' failed: %s%s. %d of %d uploads completed; nothing that "
-            "depends on the failed files was published." % (first_label, first, more, done, total)
-        )
         self.failures = failures
         self.done = done
         self.total = total
+        super().__init__(self.summary(str(failures[0][1])))
+
+    def summary(self, cause: str) -> str:
+        """The message, with ``cause`` saying why the first upload failed."""
+        more = len(self.failures) - 1
+        return (
+            "Uploading '%s' failed: %s%s. %d of %d uploads completed; nothing that "
+            "depends on the failed files was published."
+            % (self.failures[0][0], cause, " (and %d more failures)" % more if more else "",
+               self.done, self.total)
+        )
 
 
 class _Stopped(Exception):

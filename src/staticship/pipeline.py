@@ -272,10 +272,13 @@ class Pipeline:
                 time.sleep(retry.delay(attempt))
 
     def failure(self, what: str, exc: BaseException) -> CommandError:
-        """One line naming what failed, the cause and, where known, the fix."""
+        """One line naming what failed, the cause and, where known, the fix
+        (the client's own text then only with -v 3, in the traceback)."""
+        known = self.adapter.explain(exc)
+        if known is not None:
+            return CommandError(known.line(what, exc))
         cause = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        hint = self.adapter.explain(exc)
-        return CommandError("%s failed: %s%s" % (what, cause, (" " + hint) if hint else ""))
+        return CommandError("%s failed: %s" % (what, cause))
 
     def state(self) -> State:
         """The state record, downloaded at most once, and only if it exists."""
@@ -351,8 +354,11 @@ class Pipeline:
             results = transfers.run(first, final)
         except ApplyError as exc:
             first_exc = exc.failures[0][1]
-            hint = self.adapter.explain(first_exc)
-            raise CommandError(str(exc) + (" " + hint if hint else "")) from first_exc
+            known = self.adapter.explain(first_exc)
+            if known is None:
+                raise CommandError(str(exc)) from first_exc
+            raise CommandError(
+                "%s Fix: %s." % (exc.summary(known.cause), known.fix)) from first_exc
         finally:
             events.upload_finished()
         ordered = first + final

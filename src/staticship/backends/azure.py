@@ -29,7 +29,8 @@ from .. import fingerprint as fp
 from ..plan import RemoteState
 from ..sources import LocalFile
 from .base import (
-    Adapter, Prepared, TransferError, batches, first_line, overrides, prepare_body,
+    Adapter, Explanation, Prepared, TransferError, batches, configured_as, error_text, first_line,
+    overrides, prepare_body, refused,
 )
 
 # AzureStorage is imported only when a storage derives from it (the Azure SDK
@@ -390,18 +391,31 @@ class AzureAdapter(Adapter):
         )
         if status in (400, 401, 403, 404, 409, 412):
             transient = False
-        return TransferError("%s (blob %s)" % (text, key) if key else text, transient=transient)
+        if refused(exc):  # a wrong endpoint: retrying only spends seconds
+            transient = False
+        return TransferError("%s (blob %s)" % (text, key) if key else text, transient=transient,
+                             key=key)
 
-    def explain(self, exc: BaseException) -> str | None:
-        text = str(exc)
+    def explain(self, exc: BaseException) -> Explanation | None:
+        text = error_text(exc)
+        container = "container '%s'" % self.container_name
         if "ContainerNotFound" in text:
-            return ("The container '%s' does not exist: create it or fix AZURE_CONTAINER."
-                    % self.container_name)
+            return Explanation(
+                "the %s does not exist" % container,
+                "create it, or correct %s" % configured_as("azure_container", "AZURE_CONTAINER"))
         if "AuthenticationFailed" in text or "AuthorizationFailure" in text or "403" in text:
-            return ("Access denied on container '%s': check the account key, SAS token or "
-                    "credential, and that it may list and write blobs." % self.container_name)
-        if "Failed to establish" in text or "error sending request" in text or "Connection refused" in text:
-            return "The Azure endpoint cannot be reached: check the connection string and the network."
+            return Explanation(
+                "access denied on %s" % container,
+                "check the account key, SAS token or credential (%s), and that it may "
+                "list, read, write and delete blobs"
+                % configured_as("connection_string", "AZURE_CONNECTION_STRING",
+                                "AZURE_ACCOUNT_KEY", "AZURE_SAS_TOKEN"))
+        if refused(exc) or "Failed to establish" in text or "error sending request" in text:
+            return Explanation(
+                "the Azure endpoint cannot be reached",
+                "check %s and the network"
+                % configured_as("connection_string", "AZURE_CONNECTION_STRING",
+                                "AZURE_ACCOUNT_NAME"))
         return None
 
     def close(self) -> None:

@@ -31,11 +31,43 @@ T = TypeVar("T")
 
 
 class TransferError(Exception):
-    """A transfer failed. ``transient`` errors may succeed when retried."""
+    """A transfer failed. ``transient`` errors may succeed when retried;
+    ``key`` names the object, when there is one."""
 
-    def __init__(self, message: str, *, transient: bool = False) -> None:
+    def __init__(self, message: str, *, transient: bool = False, key: str = "") -> None:
         super().__init__(message)
         self.transient = transient
+        self.key = key
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """A permanent error as the user should read it: the cause in a few
+    words, and the fix naming the setting as the user wrote it. The client's
+    own text is left to ``-v 3`` (its traceback)."""
+
+    cause: str
+    fix: str
+
+    def line(self, what: str, exc: BaseException | None = None) -> str:
+        key = getattr(exc, "key", "")
+        where = " (%s)" % key if key else ""
+        return "%s failed: %s%s. Fix: %s." % (what, self.cause, where, self.fix)
+
+
+def configured_as(option: str, *names: str) -> str:
+    """How the user set the storage option ``option``: its key in
+    ``STORAGES["staticfiles"]["OPTIONS"]`` when given there, else the first
+    of the settings ``names`` the project sets, else all of them."""
+    from django.conf import settings
+
+    options = (getattr(settings, "STORAGES", {}).get("staticfiles") or {}).get("OPTIONS") or {}
+    if option in options:
+        return 'STORAGES["staticfiles"]["OPTIONS"]["%s"]' % option
+    for name in names:
+        if hasattr(settings, name):
+            return name
+    return " or ".join(['the "%s" option' % option, *names])
 
 
 @dataclass
@@ -155,8 +187,8 @@ class Adapter(ABC):
         text = first_line(exc)
         return TransferError("%s (%s)" % (text, key) if key else text, transient=False)
 
-    def explain(self, exc: BaseException) -> str | None:
-        """One line naming the cause and fix of a permanent error, if known."""
+    def explain(self, exc: BaseException) -> Explanation | None:
+        """The cause and fix of a permanent error, if known."""
         return None
 
     def close(self) -> None:
@@ -229,6 +261,24 @@ def batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     """``items`` in slices of at most ``size`` (a store's batch limit)."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def error_text(exc: BaseException) -> str:
+    """The text of ``exc`` and of the errors that caused it (a TransferError
+    carries the client's own error as its cause)."""
+    parts: list[str] = []
+    seen: BaseException | None = exc
+    while seen is not None and len(parts) < 5:
+        parts.append(str(seen))
+        seen = seen.__cause__ or seen.__context__
+    return "\n".join(parts)
+
+
+def refused(exc: BaseException) -> bool:
+    """True when nothing listens at the endpoint (connection refused): a
+    wrong endpoint or a stopped server, which retrying would only wait for."""
+    text = error_text(exc)
+    return "Connection refused" in text or "os error 111" in text or "Errno 111" in text
 
 
 def first_line(exc: BaseException) -> str:

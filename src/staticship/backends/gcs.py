@@ -29,7 +29,8 @@ from .. import fingerprint as fp
 from ..plan import RemoteState
 from ..sources import LocalFile
 from .base import (
-    Adapter, Prepared, TransferError, batches, first_line, overrides, prepare_body,
+    Adapter, Explanation, Prepared, TransferError, batches, configured_as, error_text, first_line,
+    overrides, prepare_body, refused,
 )
 
 # GoogleCloudStorage is imported only when a storage derives from it (the
@@ -323,21 +324,32 @@ class GCSAdapter(Adapter):
         )
         if code in (400, 401, 403, 404, 412):
             transient = False
-        return TransferError("%s (object %s)" % (text, key) if key else text, transient=transient)
+        if refused(exc):  # a wrong endpoint: retrying only spends seconds
+            transient = False
+        return TransferError("%s (object %s)" % (text, key) if key else text, transient=transient,
+                             key=key)
 
-    def explain(self, exc: BaseException) -> str | None:
-        text = str(exc)
+    def explain(self, exc: BaseException) -> Explanation | None:
+        text = error_text(exc)
+        bucket = "bucket '%s'" % self.bucket_name
         if "404" in text and ("bucket" in text.lower() or "Not Found" in text):
-            return ("The bucket '%s' does not exist or is not visible: create it or fix "
-                    "GS_BUCKET_NAME." % self.bucket_name)
+            return Explanation(
+                "the %s does not exist or is not visible to these credentials" % bucket,
+                "create it, or correct %s" % configured_as("bucket_name", "GS_BUCKET_NAME"))
         if "403" in text or "Forbidden" in text or "AccessDenied" in text:
-            return ("Access denied on bucket '%s': the credentials need storage.objects.list "
-                    "and storage.objects.create (and delete, to overwrite) on it."
-                    % self.bucket_name)
+            return Explanation(
+                "access denied on %s" % bucket,
+                "give the credentials storage.objects.list, get and create on it (and "
+                "delete, to overwrite and for --prune and --clear)")
         if "401" in text or "Unauthorized" in text or "invalid_grant" in text:
-            return "The Google credentials were rejected: check GS_CREDENTIALS or GOOGLE_APPLICATION_CREDENTIALS."
-        if "Connection refused" in text or "error sending request" in text or "Max retries exceeded" in text:
-            return "The GCS endpoint cannot be reached: check the network (and STORAGE_EMULATOR_HOST)."
+            return Explanation(
+                "the Google credentials were rejected",
+                "check %s or GOOGLE_APPLICATION_CREDENTIALS"
+                % configured_as("credentials", "GS_CREDENTIALS"))
+        if refused(exc) or "error sending request" in text or "Max retries exceeded" in text:
+            return Explanation(
+                "the GCS endpoint cannot be reached",
+                "check the network (and STORAGE_EMULATOR_HOST, for an emulator)")
         return None
 
     def close(self) -> None:

@@ -21,7 +21,8 @@ from .. import fingerprint as fp
 from ..plan import RemoteState
 from ..sources import LocalFile
 from .base import (
-    Adapter, Prepared, TransferError, batches, first_line, overrides, prepare_body,
+    Adapter, Explanation, Prepared, TransferError, batches, configured_as, error_text, first_line,
+    overrides, prepare_body, refused,
 )
 
 # S3Storage is imported only when a storage derives from it (boto3 takes a
@@ -118,8 +119,10 @@ class S3Adapter(Adapter):
         if self._fast is not None:
             try:
                 return self._inventory_obstore(self._fast)
-            except Exception:  # noqa: BLE001 - e.g. a key object_store cannot represent
-                pass  # boto3 lists anything S3 can hold
+            except Exception as exc:  # noqa: BLE001 - e.g. a key object_store cannot represent
+                if refused(exc):  # boto3 would only retry for seconds
+                    raise self._classify(exc, "") from exc
+                # boto3 lists anything S3 can hold
         return self._inventory_boto3()
 
     def _inventory_obstore(self, writer: _ObstoreWriter) -> dict[str, RemoteState]:
@@ -295,19 +298,49 @@ class S3Adapter(Adapter):
                            "Connection aborted", "EndpointConnectionError", "connection error",
                            "Service Unavailable", "error sending request")
         )
-        return TransferError("%s (key %s)" % (text, key), transient=transient)
+        if refused(exc):  # a wrong endpoint: retrying only spends seconds
+            transient = False
+        return TransferError("%s (key %s)" % (text, key) if key else text, transient=transient,
+                             key=key)
 
-    def explain(self, exc: BaseException) -> str | None:
-        text = str(exc)
+    def explain(self, exc: BaseException) -> Explanation | None:
+        text = error_text(exc)
+        bucket = "bucket '%s'" % self.bucket
         if "NoSuchBucket" in text or "bucket does not exist" in text.lower():
-            return "The bucket '%s' does not exist: create it or fix AWS_STORAGE_BUCKET_NAME." % self.bucket
-        if "AccessDenied" in text or "403" in text or "PermissionDenied" in text:
-            return ("Access denied on bucket '%s': the credentials need s3:ListBucket and "
-                    "s3:PutObject on it." % self.bucket)
+            return Explanation(
+                "the %s does not exist" % bucket,
+                "create it, or correct %s" % configured_as("bucket_name", "AWS_STORAGE_BUCKET_NAME"))
+        if "AccessControlListNotSupported" in text or (
+                "NotImplemented" in text and "x-amz-acl" in text):
+            return Explanation(
+                "the %s does not accept ACLs" % bucket,
+                "set %s to None (and remove any ACL from %s)"
+                % (configured_as("default_acl", "AWS_DEFAULT_ACL"),
+                   configured_as("object_parameters", "AWS_S3_OBJECT_PARAMETERS")))
+        if "x-amz-checksum" in text or "XAmzContentSHA256Mismatch" in text or (
+                "InvalidArgument" in text and "checksum" in text.lower()):
+            return Explanation(
+                "the store refused the request checksum that boto3 1.36+ sends by default",
+                "pass botocore's Config(request_checksum_calculation='when_required') as %s"
+                % configured_as("client_config", "AWS_S3_CLIENT_CONFIG"))
         if "InvalidAccessKeyId" in text or "SignatureDoesNotMatch" in text or "Unauthenticated" in text:
-            return "The S3 credentials were rejected: check the access key and secret."
-        if "Could not connect" in text or "EndpointConnectionError" in text or "error sending request" in text:
-            return "The S3 endpoint cannot be reached: check AWS_S3_ENDPOINT_URL and the network."
+            return Explanation(
+                "the S3 credentials were rejected",
+                "check the access key and secret (%s, %s, or the AWS_* environment variables)"
+                % (configured_as("access_key", "AWS_S3_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"),
+                   configured_as("secret_key", "AWS_S3_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY")))
+        if "AccessDenied" in text or "403" in text or "PermissionDenied" in text:
+            return Explanation(
+                "access denied on %s" % bucket,
+                "give the credentials s3:ListBucket, s3:GetObject and s3:PutObject on it "
+                "(and s3:DeleteObject for --prune and --clear)")
+        if refused(exc) or "Could not connect" in text or "EndpointConnectionError" in text \
+                or "error sending request" in text:
+            endpoint = getattr(self.storage, "endpoint_url", None) or "the S3 endpoint"
+            return Explanation(
+                "%s cannot be reached" % endpoint,
+                "check %s and the network"
+                % configured_as("endpoint_url", "AWS_S3_ENDPOINT_URL"))
         return None
 
     def close(self) -> None:
