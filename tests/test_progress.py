@@ -85,6 +85,24 @@ def test_phase_lines_and_choice_of_front_end() -> None:
     assert isinstance(progress.for_command(2, pipe, pipe), progress.PhaseLines)
 
 
+def test_width_of_a_terminal_that_reports_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pseudo-terminal whose size was never set reports 0 columns: the bar
+    is fitted to COLUMNS, else 80, not to zero."""
+    master, slave = os.openpty()
+    try:
+        with os.fdopen(slave, "w", closefd=False) as stream:
+            assert os.get_terminal_size(slave).columns == 0
+            monkeypatch.setenv("COLUMNS", "100")
+            assert progress._terminal_width(stream) == 100
+            monkeypatch.delenv("COLUMNS")
+            assert progress._terminal_width(stream) == 80
+            bar = progress.TerminalProgress(stream, clock=Clock())
+            assert len(bar.bar_line()) == 79
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
 def test_a_failed_phase_prints_no_success_line() -> None:
     """A run whose uploads all failed must not print 'upload: 462 files ... in
     0.72 s' before the error."""

@@ -103,6 +103,16 @@ def test_summary_counts_read_as_english() -> None:
         "staticship: S3 bucket 'b' under 'static/': uploaded 0 files, 0 B; 1 unchanged; 1 deleted.")
 
 
+def test_requests_line_says_which_writes_were_records() -> None:
+    report = sample()
+    report.requests = Counter({"PUT": 5, "LIST": 1})
+    report.records_written = 2
+    assert report.summary_lines()[1] == (
+        "staticship: requests: LIST 1, PUT 5 (6 in all; 2 writing staticship's own records).")
+    report.records_written = 1
+    assert report.summary_lines()[1].endswith("(6 in all; 1 writing staticship's own record).")
+
+
 def test_dry_run_summary_is_the_plan_total() -> None:
     lines = sample(dry_run=True).summary_lines()
     assert lines[0] == (

@@ -186,9 +186,9 @@ def check_adapter_fits(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
         return [
             Warning(
                 "No staticship adapter supports the staticfiles storage %s; staticship "
-                "uses its %r adapter, which works through the storage's own API and "
-                "keeps a state record to prove content, so it is slower than a "
-                "dedicated adapter." % (backend, detected.label),
+                "uses its %r adapter, which works through the storage's own API and, "
+                "having no content fingerprint to compare, uploads every file on every "
+                "run (in parallel, without stock's per-file requests)." % (backend, detected.label),
                 hint="If the storage talks to S3, GCS or Azure, install the matching "
                 "extra (django-staticship[s3], [gcs] or [azure]); otherwise set "
                 "STATICSHIP_ADAPTER, or silence this check with SILENCED_SYSTEM_CHECKS.",

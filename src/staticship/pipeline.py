@@ -394,6 +394,7 @@ class Pipeline:
             self.write_small(self.state_name, state.dumps())
 
     def write_small(self, name: str, data: bytes) -> None:
+        self.report.records_written += 1
         try:
             self.retrying(lambda: self.adapter.write_small(name, data, "application/json"))
         except Exception as exc:  # noqa: BLE001

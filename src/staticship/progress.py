@@ -76,7 +76,7 @@ class TerminalProgress(Events):
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.stream = stream
-        self.width = width or _terminal_width
+        self.width = width or (lambda: _terminal_width(stream))
         self.clock = clock
         self._lock = threading.Lock()
         self._shown = False
@@ -185,8 +185,16 @@ _PHASE_WORDS = {
 }
 
 
-def _terminal_width() -> int:
-    return shutil.get_terminal_size((80, 24)).columns
+def _terminal_width(stream: Any = None) -> int:
+    """The width of the terminal the bar is drawn on (stderr, which may not be
+    the terminal stdout is on); COLUMNS, then 80, when it cannot be told."""
+    try:
+        columns = os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, ValueError, OSError):
+        columns = 0
+    if columns <= 0:
+        columns = shutil.get_terminal_size((80, 24)).columns
+    return columns if columns > 0 else 80
 
 
 def raw(wrapper: Any) -> Any:

@@ -29,6 +29,7 @@ class Report:
     requests: Counter[str] = field(default_factory=Counter)
     seconds: dict[str, float] = field(default_factory=dict)
     post_processed: list[str] = field(default_factory=list)
+    records_written: int = 0  # staticship's own records (state, deployments)
     events: Events = field(default_factory=Events, repr=False, compare=False)
 
     @contextmanager
@@ -73,10 +74,13 @@ class Report:
                    len(self.deleted)),
             ]
         if self.requests:
+            records = self.records_written
             lines.append(
-                "staticship: requests: %s (%d in all)."
+                "staticship: requests: %s (%d in all%s)."
                 % (", ".join("%s %d" % (k, v) for k, v in sorted(self.requests.items())),
-                   sum(self.requests.values()))
+                   sum(self.requests.values()),
+                   "; %d writing staticship's own record%s" % (records, "s" if records > 1 else "")
+                   if records else "")
             )
         if self.seconds and seconds:
             lines.append(
