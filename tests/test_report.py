@@ -292,7 +292,7 @@ def test_report_written_when_the_run_fails(s3: S3Target, tree: Tree, tmp_path: P
                       STATICSHIP_WORKERS=2)
     document = json.loads(path.read_text())
     check_schema(document)
-    assert document["status"] == "failed" and "403" in document["error"] or "Forbidden" in document["error"]
+    assert document["status"] == "failed" and "failed: access denied" in document["error"]
     assert document["counts"]["new"] == 30
     assert document["counts"]["uploaded"] == len(document["completed"]) <= 5
     assert set(document["completed"]) <= set(tree.files)
