@@ -72,6 +72,19 @@ class StagedMixin:
             return self._stage.path(name)  # validates, and refuses escapes
         return os.path.join(self._root, clean)
 
+    def path(self, name: str) -> str:
+        """The staged file, for code that works on ``path()`` directly
+        (WhiteNoise compresses and deletes that way). A storage without
+        local paths keeps raising as it would under stock. A staged link to
+        a source file is replaced by a copy first: the caller may write to
+        the path, and must never reach the user's sources."""
+        if _resolved(type(self), "path") is Storage.path:
+            return super().path(name)  # type: ignore[misc, no-any-return]
+        target = self._local(name)
+        if os.path.islink(target):
+            _materialise(target)
+        return target
+
     def exists(self, name: str) -> bool:
         return os.path.lexists(self._local(name))
 
@@ -137,6 +150,20 @@ class StagedMixin:
 
 
 _DJANGO_FILE_HASH = getattr(ManifestFilesMixin, "file_hash", None)
+
+
+def _materialise(link: str) -> None:
+    """Replace the staged symlink ``link`` by a copy of what it points to
+    (atomically: a concurrent reader sees the link or the copy)."""
+    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(link), prefix=".staticship-copy-")
+    os.close(handle)
+    try:
+        shutil.copyfile(link, temporary)
+        os.replace(temporary, link)
+    except BaseException:
+        if os.path.lexists(temporary):
+            os.unlink(temporary)
+        raise
 
 
 def _resolved(cls: type, attribute: str) -> Any:
