@@ -334,15 +334,24 @@ class AzureAdapter(Adapter):
             raise self._classify(exc, self.key(name)) from exc
         return data
 
+    def record_settings(self, name: str, content_type: str) -> dict[str, Any]:
+        """The content settings the storage gives every blob (cache control,
+        object parameters) for one of our records, with the record's content
+        type and no content encoding (the record is never compressed)."""
+        settings = self.content_settings(name)
+        settings["content_type"] = content_type
+        settings.pop("content_encoding", None)
+        return settings
+
     def write_small(self, name: str, data: bytes, content_type: str) -> None:
         from azure.storage.blob import ContentSettings
 
         self.requests["PUT"] += 1
+        settings = self.record_settings(name, content_type)
+        settings["content_md5"] = bytearray.fromhex(fp.md5_hex(data))
         try:
             self.client.upload_blob(
-                self.key(name), data, overwrite=True,
-                content_settings=ContentSettings(content_type=content_type,
-                                                 content_md5=bytearray.fromhex(fp.md5_hex(data))),
+                self.key(name), data, overwrite=True, content_settings=ContentSettings(**settings),
             )
         except Exception as exc:  # noqa: BLE001
             raise self._classify(exc, self.key(name)) from exc

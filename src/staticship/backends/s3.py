@@ -260,12 +260,22 @@ class S3Adapter(Adapter):
             raise self._classify(exc, self.key(name)) from exc
         return response["Body"].read()
 
+    def record_parameters(self, name: str, content_type: str) -> dict[str, Any]:
+        """The storage's write parameters for one of our records (ACL,
+        encryption, object parameters: a bucket policy that requires them
+        refuses objects without), with the record's content type and no
+        ContentEncoding (the record is sent as it is, never gzipped)."""
+        storage: Any = self.storage
+        params = dict(storage._get_write_parameters(self.key(name)))
+        params.pop("ContentEncoding", None)
+        params["ContentType"] = content_type
+        return params
+
     def write_small(self, name: str, data: bytes, content_type: str) -> None:
         self.requests["PUT"] += 1
+        params = self.record_parameters(name, content_type)
         try:
-            self.client.put_object(
-                Bucket=self.bucket, Key=self.key(name), Body=data, ContentType=content_type
-            )
+            self.client.put_object(Bucket=self.bucket, Key=self.key(name), Body=data, **params)
         except Exception as exc:  # noqa: BLE001
             raise self._classify(exc, self.key(name)) from exc
 
