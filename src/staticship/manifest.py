@@ -24,7 +24,7 @@ import os
 import shutil
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import django
@@ -277,6 +277,7 @@ class Stage:
     def place_originals(self, files: Mapping[str, LocalFile]) -> None:
         """Put the unhashed files in place, as stock's copy step does, by
         linking to the sources (no bytes copied)."""
+        refuse_collisions(files, case_insensitive(self.root))
         for name, file in files.items():
             target = os.path.join(self.root, name)
             os.makedirs(os.path.dirname(target), exist_ok=True)
@@ -295,6 +296,55 @@ class Stage:
                 name = os.path.relpath(path, self.root).replace(os.sep, "/")
                 found[name] = LocalFile(name, stage, name, path)
         return dict(sorted(found.items()))
+
+
+def case_insensitive(directory: str) -> bool:
+    """True when the filesystem holding ``directory`` ignores case in names
+    (macOS and Windows by default): a probe file is looked up by another
+    spelling."""
+    handle, probe = tempfile.mkstemp(dir=directory, prefix=".staticship-Case-")
+    os.close(handle)
+    try:
+        head, tail = os.path.split(probe)
+        return os.path.exists(os.path.join(head, tail.swapcase()))
+    finally:
+        os.unlink(probe)
+
+
+def collision(names: Iterable[str], fold_case: bool) -> tuple[str, str] | None:
+    """Two names that one directory tree cannot hold at once, if any: a file
+    named like another name's folder (``a`` and ``a/b``, found by two
+    finders), or, when ``fold_case``, two spellings of one path that differ
+    only by case (``CSS/a.css`` and ``css/b.css`` would share a folder)."""
+    files = set(names)
+    seen: dict[str, tuple[str, str]] = {}  # folded path -> (its spelling, a name using it)
+    for name in sorted(files):
+        parts = name.split("/")
+        for depth in range(1, len(parts) + 1):
+            path = "/".join(parts[:depth])
+            if depth < len(parts) and path in files:
+                return path, name
+            spelling, first = seen.setdefault(path.casefold() if fold_case else path, (path, name))
+            if spelling != path:
+                return first, name
+    return None
+
+
+def refuse_collisions(files: Iterable[str], fold_case: bool) -> None:
+    """Stop, in one line, before staging names that would overwrite or merge
+    with each other in the stage (and publish under a wrong name)."""
+    found = collision(files, fold_case)
+    if found is None:
+        return
+    first, second = found
+    if second.startswith(first + "/"):
+        why = "the first is a file and the second needs a folder of the same name"
+    else:
+        why = "their paths differ only by case and the staging folder's filesystem ignores case"
+    raise CommandError(
+        "Cannot stage '%s' and '%s' together for post-processing: %s. Rename one of "
+        "them. Nothing was uploaded." % (first, second, why)
+    )
 
 
 def post_process(staged: Any, found: Mapping[str, LocalFile]) -> Iterator[tuple[str, str]]:
