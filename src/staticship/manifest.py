@@ -59,8 +59,9 @@ class StagedMixin:
     the bases of a subclass of the user's storage class."""
 
     def __init__(self, *args: Any, stage: FileSystemStorage, **kwargs: Any) -> None:
-        self._stage = stage
-        self._root = os.path.abspath(str(stage.location))
+        # Attribute names no storage class uses (InMemoryStorage has _root).
+        self._staged_in = stage
+        self._staged_root = os.path.abspath(str(stage.location))
         kwargs["manifest_storage"] = stage
         super().__init__(*args, **kwargs)
 
@@ -69,8 +70,8 @@ class StagedMixin:
         which post-processing calls tens of thousands of times)."""
         clean = name.replace("\\", "/")
         if clean.startswith("/") or ".." in clean.split("/"):
-            return self._stage.path(name)  # validates, and refuses escapes
-        return os.path.join(self._root, clean)
+            return self._staged_in.path(name)  # validates, and refuses escapes
+        return os.path.join(self._staged_root, clean)
 
     def path(self, name: str) -> str:
         """The staged file, for code that works on ``path()`` directly
@@ -95,13 +96,13 @@ class StagedMixin:
         return self._open(name, mode)
 
     def delete(self, name: str) -> None:
-        self._stage.delete(name)
+        self._staged_in.delete(name)
 
     def size(self, name: str) -> int:
         return os.path.getsize(self._local(name))
 
     def listdir(self, path: str) -> tuple[list[str], list[str]]:
-        return self._stage.listdir(path)
+        return self._staged_in.listdir(path)
 
     def file_hash(self, name: str, content: Any = None) -> str | None:
         # Django's own file_hash is the MD5 (first 12 digits) of the content;
@@ -116,7 +117,7 @@ class StagedMixin:
         ):
             path = getattr(content, "name", None)
             if isinstance(path, str) and os.path.isabs(path):
-                staged = path.startswith(self._root + os.sep)
+                staged = path.startswith(self._staged_root + os.sep)
                 if staged and os.path.islink(path):
                     path = os.readlink(path)
                     staged = False
