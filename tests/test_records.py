@@ -116,3 +116,29 @@ def test_azure_records_carry_the_storage_content_settings(azure: AzureTarget, tr
     for name in records(blobs):
         assert describe(blobs[name]) == expected, name
         json.loads(azure.get(blobs[name].name))
+
+
+def test_s3_records_are_read_with_the_storage_sse_c_key(s3: S3Target) -> None:
+    """SSE-C: a record is written with the key, as every object is, and read
+    back with it (as django-storages reads). moto does not enforce SSE-C, so
+    the requests the client sends to the emulator are observed instead."""
+    from storages.backends.s3 import S3Storage
+
+    from staticship.backends.s3 import S3Adapter
+
+    key = b"k" * 32
+    storage = S3Storage(**s3.storage_options(object_parameters={
+        "SSECustomerAlgorithm": "AES256", "SSECustomerKey": key, "CacheControl": "max-age=60"}))
+    adapter = S3Adapter(storage)
+    sent: list[tuple[str, dict[str, Any]]] = []
+
+    def observe(params: dict[str, Any], model: Any, **_: Any) -> None:
+        sent.append((model.name, dict(params)))
+
+    adapter.client.meta.events.register("before-parameter-build.s3.*", observe)
+    adapter.write_small(".staticship/state.json", b'{"a": 1}', "application/json")
+    assert adapter.read_small(".staticship/state.json") == b'{"a": 1}'
+    (put_op, put), (get_op, get) = sent
+    assert (put_op, get_op) == ("PutObject", "GetObject")
+    assert put["SSECustomerKey"] == get["SSECustomerKey"] == key
+    assert put["CacheControl"] == "max-age=60" and "CacheControl" not in get

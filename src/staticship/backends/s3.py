@@ -250,10 +250,21 @@ class S3Adapter(Adapter):
             events.register("after-call.s3.%s" % op, remember_etag)
 
     # -- small objects -----------------------------------------------------
+    def record_read_parameters(self, name: str) -> dict[str, Any]:
+        """What django-storages sends to read an object back (SSE-C keys,
+        requester pays, expected owner): a record written with an SSE-C key
+        cannot be read without it."""
+        from s3transfer.constants import ALLOWED_DOWNLOAD_ARGS
+
+        storage: Any = self.storage
+        params = storage.get_object_parameters(self.key(name))
+        return {k: v for k, v in params.items() if k in ALLOWED_DOWNLOAD_ARGS and k != "VersionId"}
+
     def read_small(self, name: str) -> bytes | None:
         self.requests["GET"] += 1
+        params = self.record_read_parameters(name)
         try:
-            response = self.client.get_object(Bucket=self.bucket, Key=self.key(name))
+            response = self.client.get_object(Bucket=self.bucket, Key=self.key(name), **params)
         except Exception as exc:  # noqa: BLE001
             if _error_code(exc) in ("NoSuchKey", "404"):
                 return None
