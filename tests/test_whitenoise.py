@@ -71,6 +71,10 @@ def test_static_root_equals_stock(tree: Tree, tmp_path: Path, backend: str, keep
     if backend == MANIFEST:
         assert first.report is not None and first.report.backend == "filesystem"
         assert ("css/base.css" in cold) is (not keep_only)
+    else:  # handed back to stock, saying why
+        assert first.report is None
+        assert ("staticship: running stock collectstatic: CompressedStaticFilesStorage "
+                "post-processes without a manifest") in first.output
     warm, _ = both(tree, tmp_path, backend, **settings)
     assert warm == cold
     # An edit, its source made newer than both destinations (stock copies by mtime).
