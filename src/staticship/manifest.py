@@ -24,7 +24,7 @@ import os
 import shutil
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import django
@@ -59,8 +59,9 @@ class StagedMixin:
     the bases of a subclass of the user's storage class."""
 
     def __init__(self, *args: Any, stage: FileSystemStorage, **kwargs: Any) -> None:
-        self._stage = stage
-        self._root = os.path.abspath(str(stage.location))
+        # Attribute names no storage class uses (InMemoryStorage has _root).
+        self._staged_in = stage
+        self._staged_root = os.path.abspath(str(stage.location))
         kwargs["manifest_storage"] = stage
         super().__init__(*args, **kwargs)
 
@@ -69,8 +70,21 @@ class StagedMixin:
         which post-processing calls tens of thousands of times)."""
         clean = name.replace("\\", "/")
         if clean.startswith("/") or ".." in clean.split("/"):
-            return self._stage.path(name)  # validates, and refuses escapes
-        return os.path.join(self._root, clean)
+            return self._staged_in.path(name)  # validates, and refuses escapes
+        return os.path.join(self._staged_root, clean)
+
+    def path(self, name: str) -> str:
+        """The staged file, for code that works on ``path()`` directly
+        (WhiteNoise compresses and deletes that way). A storage without
+        local paths keeps raising as it would under stock. A staged link to
+        a source file is replaced by a copy first: the caller may write to
+        the path, and must never reach the user's sources."""
+        if _resolved(type(self), "path") is Storage.path:
+            return super().path(name)  # type: ignore[misc, no-any-return]
+        target = self._local(name)
+        if os.path.islink(target):
+            _materialise(target)
+        return target
 
     def exists(self, name: str) -> bool:
         return os.path.lexists(self._local(name))
@@ -82,13 +96,13 @@ class StagedMixin:
         return self._open(name, mode)
 
     def delete(self, name: str) -> None:
-        self._stage.delete(name)
+        self._staged_in.delete(name)
 
     def size(self, name: str) -> int:
         return os.path.getsize(self._local(name))
 
     def listdir(self, path: str) -> tuple[list[str], list[str]]:
-        return self._stage.listdir(path)
+        return self._staged_in.listdir(path)
 
     def file_hash(self, name: str, content: Any = None) -> str | None:
         # Django's own file_hash is the MD5 (first 12 digits) of the content;
@@ -103,7 +117,7 @@ class StagedMixin:
         ):
             path = getattr(content, "name", None)
             if isinstance(path, str) and os.path.isabs(path):
-                staged = path.startswith(self._root + os.sep)
+                staged = path.startswith(self._staged_root + os.sep)
                 if staged and os.path.islink(path):
                     path = os.readlink(path)
                     staged = False
@@ -137,6 +151,20 @@ class StagedMixin:
 
 
 _DJANGO_FILE_HASH = getattr(ManifestFilesMixin, "file_hash", None)
+
+
+def _materialise(link: str) -> None:
+    """Replace the staged symlink ``link`` by a copy of what it points to
+    (atomically: a concurrent reader sees the link or the copy)."""
+    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(link), prefix=".staticship-copy-")
+    os.close(handle)
+    try:
+        shutil.copyfile(link, temporary)
+        os.replace(temporary, link)
+    except BaseException:
+        if os.path.lexists(temporary):
+            os.unlink(temporary)
+        raise
 
 
 def _resolved(cls: type, attribute: str) -> Any:
@@ -250,6 +278,7 @@ class Stage:
     def place_originals(self, files: Mapping[str, LocalFile]) -> None:
         """Put the unhashed files in place, as stock's copy step does, by
         linking to the sources (no bytes copied)."""
+        refuse_collisions(files, case_insensitive(self.root))
         for name, file in files.items():
             target = os.path.join(self.root, name)
             os.makedirs(os.path.dirname(target), exist_ok=True)
@@ -268,6 +297,55 @@ class Stage:
                 name = os.path.relpath(path, self.root).replace(os.sep, "/")
                 found[name] = LocalFile(name, stage, name, path)
         return dict(sorted(found.items()))
+
+
+def case_insensitive(directory: str) -> bool:
+    """True when the filesystem holding ``directory`` ignores case in names
+    (macOS and Windows by default): a probe file is looked up by another
+    spelling."""
+    handle, probe = tempfile.mkstemp(dir=directory, prefix=".staticship-Case-")
+    os.close(handle)
+    try:
+        head, tail = os.path.split(probe)
+        return os.path.exists(os.path.join(head, tail.swapcase()))
+    finally:
+        os.unlink(probe)
+
+
+def collision(names: Iterable[str], fold_case: bool) -> tuple[str, str] | None:
+    """Two names that one directory tree cannot hold at once, if any: a file
+    named like another name's folder (``a`` and ``a/b``, found by two
+    finders), or, when ``fold_case``, two spellings of one path that differ
+    only by case (``CSS/a.css`` and ``css/b.css`` would share a folder)."""
+    files = set(names)
+    seen: dict[str, tuple[str, str]] = {}  # folded path -> (its spelling, a name using it)
+    for name in sorted(files):
+        parts = name.split("/")
+        for depth in range(1, len(parts) + 1):
+            path = "/".join(parts[:depth])
+            if depth < len(parts) and path in files:
+                return path, name
+            spelling, first = seen.setdefault(path.casefold() if fold_case else path, (path, name))
+            if spelling != path:
+                return first, name
+    return None
+
+
+def refuse_collisions(files: Iterable[str], fold_case: bool) -> None:
+    """Stop, in one line, before staging names that would overwrite or merge
+    with each other in the stage (and publish under a wrong name)."""
+    found = collision(files, fold_case)
+    if found is None:
+        return
+    first, second = found
+    if second.startswith(first + "/"):
+        why = "the first is a file and the second needs a folder of the same name"
+    else:
+        why = "their paths differ only by case and the staging folder's filesystem ignores case"
+    raise CommandError(
+        "Cannot stage '%s' and '%s' together for post-processing: %s. Rename one of "
+        "them. Nothing was uploaded." % (first, second, why)
+    )
 
 
 def post_process(staged: Any, found: Mapping[str, LocalFile]) -> Iterator[tuple[str, str]]:

@@ -84,6 +84,9 @@ def collect(command: Any) -> dict[str, list[str]]:
     if command.post_process and hasattr(storage, "post_process") and not manifest:
         # Some other post-processing storage: its post_process() may read
         # the destination, so it gets stock's sequence of operations.
+        command.log("staticship: running stock collectstatic: %s post-processes without a "
+                    "manifest, and its post_process() may read the destination."
+                    % type(storage).__qualname__, 1)
         return stock(command)
     if manifest and "manifest_storage" in configured_options():
         return stock(command)

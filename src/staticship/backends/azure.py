@@ -23,6 +23,7 @@ from urllib.parse import quote, unquote, urlencode
 from xml.etree import ElementTree
 
 from django.core.files import File
+from django.core.files.base import ContentFile
 from django.core.files.storage import Storage
 
 from .. import fingerprint as fp
@@ -32,6 +33,7 @@ from .base import (
     Adapter, Explanation, Prepared, TransferError, batches, configured_as, error_text, first_line,
     overrides, prepare_body, refused,
 )
+from .replace import Occupied, is_manifest, replace
 
 # AzureStorage is imported only when a storage derives from it (the Azure SDK
 # is slow to import).
@@ -284,16 +286,31 @@ class AzureAdapter(Adapter):
     def _upload_through_storage(self, item: Prepared) -> None:
         """A subclass writes its own way: call its ``_save``, with our MD5
         added to the content settings it asks ``get_object_parameters`` for.
-        Like stock collectstatic, delete first unless it overwrites."""
+        Like stock collectstatic, delete first unless it overwrites; a blob
+        that is there although the listing did not show it (a retry after a
+        lost response) is replaced, not a 409 (see ``replace``)."""
         storage: Any = self.storage
         name = item.file.name
         self._hook_parameters()
-        if item.params["exists"] and not storage.overwrite_files:
-            storage.delete(name)
-            self.requests["DELETE"] += 1
-        with self._carrying_md5(self.key(name), item.md5), item.file.open() as source:
-            storage._save(name, File(source, name=name))
+        replace(storage, name, lambda content: self._save_through_storage(name, item, content),
+                item.file.open, exists=item.params["exists"],
+                overwrites=lambda: bool(storage.overwrite_files),
+                precious=is_manifest(storage, name), requests=self.requests)
         self._count_sdk_upload(item.size)
+
+    def _save_through_storage(self, name: str, item: Prepared, content: File) -> None:
+        from azure.core.exceptions import ResourceExistsError
+
+        storage: Any = self.storage
+        md5 = item.md5
+        if isinstance(content, ContentFile):  # the previous blob, put back (see ``replace``)
+            md5 = fp.md5_hex(content.read())
+            content.seek(0)
+        try:
+            with self._carrying_md5(self.key(name), md5):
+                storage._save(name, content)
+        except ResourceExistsError as exc:
+            raise Occupied("%s (blob %s)" % (_one_line(exc), self.key(name))) from exc
 
     @contextmanager
     def _carrying_md5(self, key: str, md5: str) -> Iterator[None]:
@@ -335,15 +352,24 @@ class AzureAdapter(Adapter):
             raise self._classify(exc, self.key(name)) from exc
         return data
 
+    def record_settings(self, name: str, content_type: str) -> dict[str, Any]:
+        """The content settings the storage gives every blob (cache control,
+        object parameters) for one of our records, with the record's content
+        type and no content encoding (the record is never compressed)."""
+        settings = self.content_settings(name)
+        settings["content_type"] = content_type
+        settings.pop("content_encoding", None)
+        return settings
+
     def write_small(self, name: str, data: bytes, content_type: str) -> None:
         from azure.storage.blob import ContentSettings
 
         self.requests["PUT"] += 1
+        settings = self.record_settings(name, content_type)
+        settings["content_md5"] = bytearray.fromhex(fp.md5_hex(data))
         try:
             self.client.upload_blob(
-                self.key(name), data, overwrite=True,
-                content_settings=ContentSettings(content_type=content_type,
-                                                 content_md5=bytearray.fromhex(fp.md5_hex(data))),
+                self.key(name), data, overwrite=True, content_settings=ContentSettings(**settings),
             )
         except Exception as exc:  # noqa: BLE001
             raise self._classify(exc, self.key(name)) from exc

@@ -237,10 +237,22 @@ class GCSAdapter(Adapter):
             raise self._classify(exc, self.key(name)) from exc
         return data
 
+    def record_blob(self, name: str) -> tuple[Any, str | None]:
+        """A blob for one of our records with the properties and predefined
+        ACL the storage gives every object (``default_acl``, object
+        parameters), but no content encoding: the record is never gzipped."""
+        params, _gzipped = self.write_parameters(name)
+        blob = self.bucket.blob(self.key(name))
+        for prop, value in params["blob"].items():
+            if prop != "content_encoding":
+                setattr(blob, prop, value)
+        return blob, params["acl"]
+
     def write_small(self, name: str, data: bytes, content_type: str) -> None:
         self.requests["POST"] += 1
+        blob, acl = self.record_blob(name)
         try:
-            self.bucket.blob(self.key(name)).upload_from_string(data, content_type=content_type)
+            blob.upload_from_string(data, content_type=content_type, predefined_acl=acl)
         except Exception as exc:  # noqa: BLE001
             raise self._classify(exc, self.key(name)) from exc
 

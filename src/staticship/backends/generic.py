@@ -2,22 +2,24 @@
 
 A storage staticship does not know gives no content fingerprint, so no file
 can be proven unchanged and every file is uploaded, as stock does after a
-fresh checkout. Uploads still run in parallel and skip stock's HEAD requests;
-an existing file is deleted before the save (as stock does) so that storages
-which never overwrite keep the name.
+fresh checkout. Uploads still run in parallel and skip stock's HEAD requests.
+An existing file is replaced in place when the storage overwrites, and
+deleted before the save (as stock does) only when it does not (see
+``replace``: the manifest is never left absent).
 """
 
 from __future__ import annotations
 
+import io
 import posixpath
 
 from django.core.files import File
-from django.core.files.base import ContentFile
 from django.core.files.storage import Storage
 
 from ..plan import RemoteState
 from ..sources import LocalFile
 from .base import Adapter, Prepared, TransferError
+from .replace import Occupied, is_manifest, replace
 
 
 class GenericAdapter(Adapter):
@@ -59,17 +61,34 @@ class GenericAdapter(Adapter):
     def upload(self, item: Prepared) -> str | None:
         name = item.file.name
         exists = name in self._listed if self._listed is not None else self.storage.exists(name)
-        if exists:
-            self.storage.delete(name)
-            self.requests["DELETE"] += 1
-        with item.open() as source:
-            saved = self.storage.save(name, File(source, name=name))
-        self.requests["PUT"] += 1
-        if saved != name:
-            raise TransferError(
-                "the storage saved '%s' as '%s' (it does not overwrite files)" % (name, saved)
-            )
+        replace(self.storage, name, lambda content: self._save(name, content), item.open,
+                exists=exists, overwrites=lambda: self._overwrites(name),
+                precious=is_manifest(self.storage, name), requests=self.requests)
         return None
+
+    _overwrite: bool | None = None
+
+    def _overwrites(self, name: str) -> bool:
+        """Whether a save replaces an existing object (asked once, with a
+        name that exists): the storage keeps the name it is given."""
+        if self._overwrite is None:
+            self._overwrite = self.storage.get_available_name(name) == name
+        return self._overwrite
+
+    def _save(self, name: str, content: File) -> None:
+        saved = self.storage.save(name, content)
+        self.requests["PUT"] += 1
+        if saved == name:
+            return
+        if self.storage.exists(name):
+            # It avoided the object already there: remove the copy it made.
+            self.storage.delete(saved)
+            self.requests["DELETE"] += 1
+            raise Occupied("the storage saved '%s' as '%s' (it does not overwrite files)"
+                           % (name, saved))
+        raise TransferError(
+            "the storage saved '%s' as '%s' (it does not overwrite files)" % (name, saved)
+        )
 
     def read_small(self, name: str) -> bytes | None:
         if not self.storage.exists(name):
@@ -78,6 +97,6 @@ class GenericAdapter(Adapter):
             return handle.read()
 
     def write_small(self, name: str, data: bytes, content_type: str) -> None:
-        if self.storage.exists(name):
-            self.storage.delete(name)
-        self.storage.save(name, ContentFile(data, name=name))
+        replace(self.storage, name, lambda content: self._save(name, content),
+                lambda: io.BytesIO(data), exists=self.storage.exists(name),
+                overwrites=lambda: self._overwrites(name), precious=True, requests=self.requests)

@@ -253,22 +253,43 @@ class S3Adapter(Adapter):
             events.register("after-call.s3.%s" % op, remember_etag)
 
     # -- small objects -----------------------------------------------------
+    def record_read_parameters(self, name: str) -> dict[str, Any]:
+        """What django-storages sends to read an object back (SSE-C keys,
+        requester pays, expected owner): a record written with an SSE-C key
+        cannot be read without it."""
+        from s3transfer.constants import ALLOWED_DOWNLOAD_ARGS
+
+        storage: Any = self.storage
+        params = storage.get_object_parameters(self.key(name))
+        return {k: v for k, v in params.items() if k in ALLOWED_DOWNLOAD_ARGS and k != "VersionId"}
+
     def read_small(self, name: str) -> bytes | None:
         self.requests["GET"] += 1
+        params = self.record_read_parameters(name)
         try:
-            response = self.client.get_object(Bucket=self.bucket, Key=self.key(name))
+            response = self.client.get_object(Bucket=self.bucket, Key=self.key(name), **params)
         except Exception as exc:  # noqa: BLE001
             if _error_code(exc) in ("NoSuchKey", "404"):
                 return None
             raise self._classify(exc, self.key(name)) from exc
         return response["Body"].read()
 
+    def record_parameters(self, name: str, content_type: str) -> dict[str, Any]:
+        """The storage's write parameters for one of our records (ACL,
+        encryption, object parameters: a bucket policy that requires them
+        refuses objects without), with the record's content type and no
+        ContentEncoding (the record is sent as it is, never gzipped)."""
+        storage: Any = self.storage
+        params = dict(storage._get_write_parameters(self.key(name)))
+        params.pop("ContentEncoding", None)
+        params["ContentType"] = content_type
+        return params
+
     def write_small(self, name: str, data: bytes, content_type: str) -> None:
         self.requests["PUT"] += 1
+        params = self.record_parameters(name, content_type)
         try:
-            self.client.put_object(
-                Bucket=self.bucket, Key=self.key(name), Body=data, ContentType=content_type
-            )
+            self.client.put_object(Bucket=self.bucket, Key=self.key(name), Body=data, **params)
         except Exception as exc:  # noqa: BLE001
             raise self._classify(exc, self.key(name)) from exc
 

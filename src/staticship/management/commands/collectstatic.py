@@ -4,6 +4,7 @@ command unchanged."""
 
 from __future__ import annotations
 
+import os
 import traceback
 from typing import Any
 
@@ -12,7 +13,7 @@ from django.core.files.storage import FileSystemStorage
 from django.core.management.base import CommandError
 
 from ... import conf
-from ...runner import collect, configured_class, stock
+from ...runner import collect, configured_class, is_manifest_storage_class, stock, unwrap
 
 
 class Command(collectstatic.Command):
@@ -44,6 +45,29 @@ class Command(collectstatic.Command):
         self.staticship = bool(conf.get("ENABLED")) and not options.get("disable_staticship")
         self.report_path = options.get("report")
         self.prune = bool(options.get("prune"))
+
+    def handle(self, **options: Any) -> Any:
+        if conf.get("ENABLED") and not options.get("disable_staticship"):
+            self.build_local_storage()
+        return super().handle(**options)
+
+    def build_local_storage(self) -> None:
+        """Stock ``handle`` builds a local destination (it asks for its
+        location), and a local manifest storage reads its manifest then: a
+        broken link on that path (a loop, a link to a folder) raised an
+        ``OSError`` with a traceback. Build it here and say so in one line."""
+        cls = configured_class()
+        if cls is None or not (issubclass(cls, FileSystemStorage) and is_manifest_storage_class(cls)):
+            return
+        try:
+            unwrap(self.storage)
+        except OSError as exc:
+            path = exc.filename or "?"
+            what = "a broken symbolic link" if os.path.islink(path) else "unreadable"
+            raise CommandError(
+                "Cannot read the manifest '%s': it is %s (%s). Remove it or make it a file, "
+                "and run again. Nothing was collected." % (path, what, exc.strerror or exc)
+            ) from exc
 
     def is_local_storage(self) -> bool:
         # Decided from the configured class, so that building the storage
