@@ -102,7 +102,7 @@ class Pipeline:
         published = None
         if self._state_listed:
             published = manifest.unchanged_deployment(
-                self.state().sections.get(manifest.SECTION), key, remote
+                self.state().sections.get(manifest.SECTION), key, remote, self.write_digest
             )
         if published is not None:
             self.log("Nothing changed since the last deployment; skipping post-processing.", 1)
@@ -197,6 +197,7 @@ class Pipeline:
             with report.phase("hash"):
                 prepared = self.fingerprint(files, remote)
                 self.confirm_from_state(prepared, remote)
+                writes = self.rewrite_changed_options(prepared, remote) if inputs else {}
             plan = make_plan(
                 {n: LocalState(frozenset(p.tokens), p.size) for n, p in prepared.items()},
                 remote,
@@ -208,7 +209,8 @@ class Pipeline:
                     results = self.upload(plan, prepared, last)
                 section = None
                 if inputs is not None and deployment is not None:
-                    section = {"inputs": inputs, "outputs": self.outputs(prepared, remote, results)}
+                    section = {"inputs": inputs, "outputs": self.outputs(prepared, remote, results),
+                               "writes": writes}
                     self.write_small(
                         self.deployment_record(deployment),
                         json.dumps({"id": deployment, "names": sorted(prepared)}).encode(),
@@ -218,6 +220,27 @@ class Pipeline:
             for item in prepared.values():
                 item.discard()
         return report
+
+    def write_digest(self, name: str) -> str:
+        return manifest.write_digest(self.adapter.write_options(name))
+
+    def rewrite_changed_options(
+        self, prepared: Mapping[str, Prepared], remote: Mapping[str, RemoteState]
+    ) -> dict[str, str]:
+        """Each name's write digest; a listed object that the last deployment
+        wrote with other options (headers, ACL, gzip ...) is uploaded again
+        even though its bytes match. Without a record of them (no state
+        record), the bytes decide, as on the plain path."""
+        writes = {name: self.write_digest(name) for name in prepared}
+        section = self.state().sections.get(manifest.SECTION) if self._state_listed else None
+        recorded = section.get("writes") if isinstance(section, dict) else None
+        if not isinstance(recorded, dict):
+            return writes
+        for name, item in prepared.items():
+            listed = remote.get(name)
+            if listed is not None and recorded.get(name) != writes[name]:
+                item.tokens.discard(listed.token)  # type: ignore[arg-type]
+        return writes
 
     def outputs(
         self,

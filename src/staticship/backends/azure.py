@@ -230,6 +230,9 @@ class AzureAdapter(Adapter):
         storage: Any = self.storage
         return dict(storage._get_content_settings_parameters(self.key(name), None))
 
+    def write_options(self, name: str) -> Any:
+        return self.content_settings(name)
+
     def prepare(self, file: LocalFile, remote: RemoteState | None) -> Prepared:
         params = {"settings": self.content_settings(file.name), "exists": remote is not None}
         return prepare_body(file, params)

@@ -121,6 +121,12 @@ class Adapter(ABC):
         ``upload`` could not say (None if it cannot be predicted)."""
         return None
 
+    def write_options(self, name: str) -> Any:
+        """Everything besides the bytes that this adapter would put on the
+        object ``name`` (headers, ACL, encoding, permissions), JSON-able: a
+        change of any of it must be written again even when the bytes match."""
+        return None
+
     def hashes_source(self, file: LocalFile) -> bool:
         """True when ``prepare`` will take the MD5 of the source file itself
         (not of a compressed copy): the pipeline may then hash it early,

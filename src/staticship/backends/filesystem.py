@@ -47,6 +47,10 @@ class FileSystemAdapter(Adapter):
                 found[name] = RemoteState("file:" + name, size)
         return found
 
+    def write_options(self, name: str) -> Any:
+        storage: Any = self.storage
+        return [storage.file_permissions_mode, storage.directory_permissions_mode]
+
     def prepare(self, file: LocalFile, remote: RemoteState | None) -> Prepared:
         item = Prepared(file, file.path, 0, "")
         item.measure()

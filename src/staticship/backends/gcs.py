@@ -149,6 +149,9 @@ class GCSAdapter(Adapter):
             blob["content_encoding"] = "gzip"
         return {"acl": acl, "content_type": content_type, "blob": blob}, gzipped
 
+    def write_options(self, name: str) -> Any:
+        return self.write_parameters(name)
+
     def hashes_source(self, file: LocalFile) -> bool:
         if not getattr(self.storage, "gzip", False):
             return bool(file.path)

@@ -166,6 +166,9 @@ class S3Adapter(Adapter):
             params["ContentEncoding"] = "gzip"
         return params, gzipped
 
+    def write_options(self, name: str) -> Any:
+        return self.write_parameters(name)
+
     def hashes_source(self, file: LocalFile) -> bool:
         if not getattr(self.storage, "gzip", False):
             return bool(file.path)
