@@ -3,6 +3,11 @@
 Decides by content: a destination file of the same size is hashed and
 compared with the source. Writes are atomic (a temporary file in the same
 directory, then a rename), so a reader never sees half a file.
+
+A file's listing token is its identity and times (inode, size, modification
+and change times), so a token recorded when a file was written or proven
+equal (the manifest skip's outputs) holds only while the file is untouched:
+any write to it, even one of the same size, changes its change time.
 """
 
 from __future__ import annotations
@@ -41,10 +46,11 @@ class FileSystemAdapter(Adapter):
                 path = os.path.join(directory, filename)
                 name = os.path.relpath(path, self.root).replace(os.sep, "/")
                 try:
-                    size = os.stat(path).st_size
+                    stat = os.stat(path)
                 except OSError:  # a broken link: replace it
-                    size = -1
-                found[name] = RemoteState("file:" + name, size)
+                    found[name] = RemoteState(None, -1)
+                else:
+                    found[name] = RemoteState(stat_token(stat), stat.st_size)
         return found
 
     def write_options(self, name: str) -> Any:
@@ -54,17 +60,21 @@ class FileSystemAdapter(Adapter):
     def prepare(self, file: LocalFile, remote: RemoteState | None) -> Prepared:
         item = Prepared(file, file.path, 0, "")
         item.measure()
-        if remote is not None and remote.size == item.size:
+        if remote is not None and remote.token is not None and remote.size == item.size:
             target = self.storage.path(file.name)
             if not os.path.islink(target):
                 with open(target, "rb") as existing:
                     if fp.md5_of_file(existing)[0] == item.md5:
                         # The destination holds these very bytes.
-                        item.tokens.add("file:" + file.name)
+                        item.tokens.add(remote.token)
         return item
 
     def expected_token(self, item: Prepared) -> str | None:
-        return "file:" + item.file.name
+        """The token of the file just written (called right after ``upload``)."""
+        try:
+            return stat_token(os.stat(self.storage.path(item.file.name)))
+        except OSError:
+            return None
 
     def upload(self, item: Prepared) -> str | None:
         self._write(item.file.name, item)
@@ -121,3 +131,8 @@ class FileSystemAdapter(Adapter):
                 os.unlink(self.storage.path(name))
             except FileNotFoundError:
                 pass
+
+
+def stat_token(stat: os.stat_result) -> str:
+    """What proves a local file untouched since it was last seen."""
+    return "stat:%d:%d:%d:%d" % (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
