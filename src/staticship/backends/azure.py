@@ -265,7 +265,7 @@ class AzureAdapter(Adapter):
         storage: Any = self.storage
         settings = dict(item.params["settings"])
         settings["content_md5"] = bytearray(bytes.fromhex(item.md5))
-        with item.open() as body:
+        with item.body() as body:
             self.client.upload_blob(
                 key, body, length=item.size,
                 content_settings=ContentSettings(**settings),
@@ -293,7 +293,7 @@ class AzureAdapter(Adapter):
         if item.params["exists"] and not storage.overwrite_files:
             storage.delete(name)
             self.requests["DELETE"] += 1
-        with self._carrying_md5(self.key(name), item.md5), item.file.open() as source:
+        with self._carrying_md5(self.key(name), item.md5), item.source() as source:
             storage._save(name, File(source, name=name))
         self._count_sdk_upload(item.size)
 
@@ -503,5 +503,5 @@ class _ObstoreWriter:
             for name, value in item.params["settings"].items()
             if value is not None
         }
-        with item.open() as body:
+        with item.body() as body:
             obstore.put(self.store(), key, body.read(), attributes=attributes, use_multipart=False)

@@ -99,7 +99,7 @@ class FileSystemAdapter(Adapter):
                 if isinstance(item, bytes):
                     out.write(item)
                 else:
-                    with item.open() as source:
+                    with item.body() as source:
                         shutil.copyfileobj(source, out, fp.BLOCK)
             mode = storage.file_permissions_mode
             if mode is None:

@@ -62,7 +62,7 @@ class GenericAdapter(Adapter):
         if exists:
             self.storage.delete(name)
             self.requests["DELETE"] += 1
-        with item.open() as source:
+        with item.body() as source:
             saved = self.storage.save(name, File(source, name=name))
         self.requests["PUT"] += 1
         if saved != name:

@@ -221,7 +221,7 @@ class S3Adapter(Adapter):
 
     def _upload_through_storage(self, key: str, item: Prepared, multipart: bool) -> str | None:
         self._hook_client()
-        with item.file.open() as source:
+        with item.source() as source:
             self.storage._save(item.file.name, File(source, name=item.file.name))  # type: ignore[attr-defined]
         self._count_put(item.size, multipart, fp.s3_part_size(item.size, self.chunk_size))
         with self._lock:
@@ -442,7 +442,7 @@ class _ObstoreWriter:
 
                 tags = dict(parse_qsl(str(value), keep_blank_values=True))
         store = self.store(headers, encryption)
-        with item.open() as body:
+        with item.body() as body:
             if multipart:
                 result = obstore.put(store, key, body, attributes=attributes, tags=tags,
                                      use_multipart=True, chunk_size=part_size, max_concurrency=4)
