@@ -37,6 +37,7 @@ from django.core.management.base import CommandError
 
 from . import __version__
 from . import fingerprint as fp
+from . import leftovers
 from .plan import RemoteState
 from .sources import LocalFile
 
@@ -271,7 +272,7 @@ class Stage:
     """A staging directory on local disk, removed on exit."""
 
     def __init__(self) -> None:
-        self.root = tempfile.mkdtemp(prefix="staticship-stage-")
+        self.root = tempfile.mkdtemp(prefix=leftovers.prefix(leftovers.STAGE))
 
     def __enter__(self) -> Stage:
         return self

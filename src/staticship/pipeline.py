@@ -21,7 +21,7 @@ from django.core.management.base import CommandError
 
 from django.core.files.storage import Storage
 
-from . import conf, manifest
+from . import conf, leftovers, manifest
 from . import fingerprint as fp
 from .apply import ApplyError, Retry, Transfers
 from .backends.base import Adapter, Prepared
@@ -78,6 +78,7 @@ class Pipeline:
 
     def find(self) -> dict[str, LocalFile]:
         fp.forget()
+        leftovers.clean_temp_folder()  # stages and spools of runs that were killed
         with self.report.phase("find"):
             files = find_files(self.options.ignore_patterns, on_duplicate=self.duplicate)
         for name in files:
@@ -175,6 +176,8 @@ class Pipeline:
             except Exception as exc:  # noqa: BLE001 - reported as one clear line
                 raise self.failure("Listing %s" % self.adapter.describe(), exc) from exc
         self.internal = {name: remote.pop(name) for name in list(remote) if self.is_internal(name)}
+        if not self.options.dry_run:
+            self.adapter.clean_leftovers()
         self._state_listed = self.state_name in self.internal
         return remote
 
@@ -278,7 +281,19 @@ class Pipeline:
                 ) from exc
 
         with ThreadPoolExecutor(min(8, max(1, self.adapter.workers))) as pool:
-            return dict(zip(files, pool.map(one, files.values())))
+            futures = {name: pool.submit(one, file) for name, file in files.items()}
+        prepared: dict[str, Prepared] = {}
+        failed: BaseException | None = None
+        for name, future in futures.items():
+            try:
+                prepared[name] = future.result()
+            except BaseException as exc:  # noqa: BLE001 - the first one is raised below
+                failed = failed or exc
+        if failed is not None:
+            for item in prepared.values():  # no spooled body outlives a failed run
+                item.discard()
+            raise failed
+        return prepared
 
     def retrying(self, call: Callable[[], R]) -> R:
         """``call()``, retried on transient errors like an upload is."""

@@ -27,6 +27,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import Storage
 
 from .. import fingerprint as fp
+from .. import leftovers
 from ..plan import RemoteState
 from ..sources import LocalFile
 
@@ -186,6 +187,9 @@ class Adapter(ABC):
         change of any of it must be written again even when the bytes match."""
         return None
 
+    def clean_leftovers(self) -> None:
+        """Remove what killed runs left at the destination (after the listing)."""
+
     def hashes_source(self, file: LocalFile) -> bool:
         """True when ``prepare`` will take the MD5 of the source file itself
         (not of a compressed copy): the pipeline may then hash it early,
@@ -292,7 +296,7 @@ class _HashingReader:
 
 def spool_path(suffix: str = "") -> str:
     """A fresh temporary file path for a prepared body (the caller removes it)."""
-    handle, path = tempfile.mkstemp(prefix="staticship-", suffix=suffix)
+    handle, path = tempfile.mkstemp(prefix=leftovers.prefix(leftovers.SPOOL), suffix=suffix)
     os.close(handle)
     return path
 

@@ -20,6 +20,7 @@ from typing import Any
 from django.core.files.storage import FileSystemStorage, Storage
 
 from .. import fingerprint as fp
+from .. import leftovers
 from ..plan import RemoteState
 from ..sources import LocalFile
 from .base import Adapter, Prepared
@@ -35,15 +36,22 @@ class FileSystemAdapter(Adapter):
     def __init__(self, storage: Storage, *, workers: int = 32) -> None:
         super().__init__(storage, workers=min(workers, 8))
         self.root = str(storage.location)  # type: ignore[attr-defined]
+        self._temporaries: list[tuple[str, str]] = []
 
     def describe(self) -> str:
         return "directory '%s'" % self.root
 
     def inventory(self) -> dict[str, RemoteState]:
+        """Every file under the root but the temporaries of atomic writes
+        (never user files), which are noted for ``clean_leftovers``."""
         found: dict[str, RemoteState] = {}
+        self._temporaries = []
         for directory, _dirs, files in os.walk(self.root):
             for filename in files:
                 path = os.path.join(directory, filename)
+                if leftovers.is_atomic_temporary(filename):
+                    self._temporaries.append((path, filename))
+                    continue
                 name = os.path.relpath(path, self.root).replace(os.sep, "/")
                 try:
                     stat = os.stat(path)
@@ -56,6 +64,13 @@ class FileSystemAdapter(Adapter):
     def write_options(self, name: str) -> Any:
         storage: Any = self.storage
         return [storage.file_permissions_mode, storage.directory_permissions_mode]
+
+    def clean_leftovers(self) -> None:
+        """Remove the temporaries of atomic writes whose run is gone."""
+        for path, filename in self._temporaries:
+            if leftovers.is_stale(path, filename, leftovers.ATOMIC):
+                leftovers.remove(path)
+        self._temporaries = []
 
     def prepare(self, file: LocalFile, remote: RemoteState | None) -> Prepared:
         item = Prepared(file, file.path, 0, "")
@@ -93,7 +108,7 @@ class FileSystemAdapter(Adapter):
                 os.umask(old_umask)
         else:
             os.makedirs(directory, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=directory, prefix=".staticship-")
+        handle, temporary = tempfile.mkstemp(dir=directory, prefix=leftovers.prefix(leftovers.ATOMIC))
         try:
             with os.fdopen(handle, "wb") as out:
                 if isinstance(item, bytes):
