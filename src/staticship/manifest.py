@@ -10,9 +10,11 @@ unhashed copies, the hashed ones and the manifest) is then published like any
 other tree, with the manifest held back until every file it names is in place.
 
 A fingerprint of the inputs (every file's name and content, the storage's
-hashing configuration and the code of any subclass) is kept in the state
-record with the tokens of the published outputs; a run whose inputs match and
-whose outputs are all still listed does no post-processing at all.
+hashing configuration, STATIC_URL and the source of the project modules that
+define the storage's classes) is kept in the state record with the tokens of
+the published outputs and a digest of the options each was written with; a
+run whose inputs match, whose outputs are all still listed with those tokens
+and would be written with the same options does no post-processing at all.
 """
 
 from __future__ import annotations
