@@ -5,12 +5,16 @@ object or record vouches for bytes the object does not hold."""
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 from typing import Any
 from unittest import mock
 
 import pytest
 from django.core.management.base import CommandError
+from storages.backends.azure_storage import AzureStorage
+from storages.backends.gcloud import GoogleCloudStorage
+from storages.backends.s3 import S3Storage
 
 from staticship.pipeline import Pipeline
 
@@ -60,3 +64,41 @@ def test_file_changed_during_upload_fails_cleanly(request: pytest.FixtureRequest
     run = collectstatic(tree=tree, storages=target.settings())
     assert "css/site.css" in run.report.uploaded  # (js/app.js too, if it was not reached)
     assert target.get(target.location() + "/css/site.css") == changed
+
+
+class OwnSaveS3(S3Storage):
+    def _save(self, name: str, content: Any) -> str:
+        return str(super()._save(name, content))
+
+
+class OwnSaveGCS(GoogleCloudStorage):
+    def _save(self, name: str, content: Any) -> str:
+        return str(super()._save(name, content))
+
+
+class OwnSaveAzure(AzureStorage):
+    def _save(self, name: str, content: Any) -> str:
+        return str(super()._save(name, content))
+
+
+@pytest.mark.parametrize("store,cls,extra", [
+    ("s3", OwnSaveS3, {"gzip": True}),
+    ("gcs", OwnSaveGCS, {"gzip": True}),
+    ("azure", OwnSaveAzure, {}),
+], ids=["s3-gzip", "gcs-gzip", "azure"])
+def test_storage_that_saves_its_own_way_gets_the_prepared_source(
+        request: pytest.FixtureRequest, tree: Tree, store: str, cls: type,
+        extra: dict[str, Any]) -> None:
+    """Through the storage's own ``_save`` (which compresses by itself), the
+    source handed over is checked against the one the body was made from."""
+    target = request.getfixturevalue(store)
+    tree.write("css/site.css", b"a" * 300)
+    storages = target.settings("%s.%s" % (cls.__module__, cls.__qualname__), **extra)
+    with edited_between_prepare_and_upload(tree, "css/site.css", b"b" * 300):
+        with pytest.raises(CommandError) as info:
+            collectstatic(tree=tree, storages=storages)
+    assert "'css/site.css' changed while being uploaded" in str(info.value)
+    assert "css/site.css" not in target.under()
+    collectstatic(tree=tree, storages=storages)
+    stored = target.get(target.location() + "/css/site.css")
+    assert (gzip.decompress(stored) if extra else stored) == b"b" * 300
