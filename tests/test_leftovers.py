@@ -137,3 +137,70 @@ def test_failing_prepare_leaves_no_spooled_bodies(s3: S3Target, tree: Tree,
         with pytest.raises(CommandError, match="css/s3.css"):
             collectstatic(tree=tree, storages=s3.settings(gzip=True))
     assert list(temp_folder.iterdir()) == []
+
+
+KILLED_RUN = r'''
+import os, shutil, sys, time
+import django
+django.setup()
+from django.core.management import call_command
+from django.test.utils import override_settings
+
+tree, root, mark = sys.argv[1:4]
+
+def stuck(source, out, *args):
+    out.write(source.read(3))
+    out.flush()
+    open(mark, "w").close()
+    time.sleep(300)
+
+shutil.copyfileobj = stuck  # the first write into STATIC_ROOT never ends
+storages = {
+    "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage",
+                    "OPTIONS": {"location": root}},
+}
+with override_settings(STATICFILES_DIRS=[tree], STATIC_ROOT=root, STORAGES=storages):
+    call_command("collectstatic", "--noinput", verbosity=0)
+'''
+
+
+def test_a_killed_run_leaves_nothing_a_later_run_keeps(tree: Tree, tmp_path: Path,
+                                                       temp_folder: Path) -> None:
+    """A real SIGKILL in the middle of a write into STATIC_ROOT: its temporary
+    there and its staging directory in the temp folder are gone after the
+    next run, and STATIC_ROOT is what stock collectstatic writes."""
+    tree.write("css/site.css", b'body { background: url("../img/bg.png"); }\n')
+    tree.write("img/bg.png", b"\x89PNG bg")
+    root = tmp_path / "root"
+    mark = tmp_path / "writing"
+    repo = Path(__file__).resolve().parent.parent
+    env = dict(os.environ, TMPDIR=str(temp_folder), DJANGO_SETTINGS_MODULE="tests.settings",
+               PYTHONPATH=os.pathsep.join([str(repo / "src"), str(repo)]))
+    child = subprocess.Popen([sys.executable, "-c", KILLED_RUN, str(tree.root), str(root),
+                              str(mark)], env=env)
+    try:
+        for _ in range(1200):  # wait (up to a minute) for the write to start
+            if mark.exists() or child.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert mark.exists(), "the child run never reached its first write"
+    finally:
+        child.kill()
+        child.wait()
+    left_in_root = [p.name for p in root.rglob(".staticship-*")]
+    left_in_temp = [p.name for p in temp_folder.iterdir()]
+    assert left_in_root and left_in_temp  # what the killed run left
+    stock_root = tmp_path / "stock"
+    collectstatic("--disable-staticship", tree=tree, STATIC_ROOT=str(stock_root),
+                  storages=local_storages(
+                      stock_root, "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"))
+    collectstatic(tree=tree, STATIC_ROOT=str(root), storages=local_storages(
+        root, "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"))
+    assert list(root.rglob(".staticship-*")) == []
+    assert list(temp_folder.iterdir()) == []
+    ours = {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*")
+            if p.is_file() and ".staticship" not in p.relative_to(root).parts}
+    stock = {p.relative_to(stock_root).as_posix(): p.read_bytes() for p in stock_root.rglob("*")
+             if p.is_file()}
+    assert ours == stock
