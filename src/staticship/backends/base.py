@@ -32,9 +32,10 @@ from ..plan import RemoteState
 from ..sources import LocalFile
 
 T = TypeVar("T")
-# Bodies up to this size are held in memory while sent; larger ones are
-# copied to a temporary file (see ``Prepared.body``).
-SNAPSHOT_IN_MEMORY = 16 * 1024 * 1024
+# Source bodies up to this size are held in memory while sent (most uploads
+# read them whole anyway); larger ones are copied to a temporary file (see
+# ``Prepared.body``).
+SNAPSHOT_IN_MEMORY = 8 * 1024 * 1024
 
 
 class TransferError(Exception):
