@@ -10,9 +10,11 @@ unhashed copies, the hashed ones and the manifest) is then published like any
 other tree, with the manifest held back until every file it names is in place.
 
 A fingerprint of the inputs (every file's name and content, the storage's
-hashing configuration and the code of any subclass) is kept in the state
-record with the tokens of the published outputs; a run whose inputs match and
-whose outputs are all still listed does no post-processing at all.
+hashing configuration, STATIC_URL and the source of the project modules that
+define the storage's classes) is kept in the state record with the tokens of
+the published outputs and a digest of the options each was written with; a
+run whose inputs match, whose outputs are all still listed with those tokens
+and would be written with the same options does no post-processing at all.
 """
 
 from __future__ import annotations
@@ -22,12 +24,14 @@ import inspect
 import json
 import os
 import shutil
+import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import django
+from django.conf import settings
 from django.contrib.staticfiles.storage import ManifestFilesMixin
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import FileSystemStorage, Storage
@@ -35,6 +39,7 @@ from django.core.management.base import CommandError
 
 from . import __version__
 from . import fingerprint as fp
+from . import leftovers
 from .plan import RemoteState
 from .sources import LocalFile
 
@@ -199,17 +204,29 @@ def _stable(value: Any) -> Any:
     return repr(value)
 
 
+def _module_digest(module_name: str) -> str:
+    """SHA-256 of a module's source file: helpers, constants and mixins the
+    storage calls outside its own class body are part of its output. A module
+    whose source cannot be read gets a fresh value (no skip can rest on it)."""
+    module = sys.modules.get(module_name)
+    try:
+        path = inspect.getsourcefile(module) if module is not None else None
+        if path:
+            with open(path, "rb") as handle:
+                return hashlib.sha256(handle.read()).hexdigest()
+    except (OSError, TypeError):
+        pass
+    return "unreadable:" + os.urandom(8).hex()
+
+
 def configuration(storage: Storage) -> dict[str, Any]:
     """Everything besides the files that shapes post-processing's output."""
     classes = []
+    modules: dict[str, str] = {}
     for cls in type(storage).__mro__:
-        entry: dict[str, Any] = {"class": "%s.%s" % (cls.__module__, cls.__qualname__)}
-        if not cls.__module__.startswith(_VERSIONED) and cls is not object:
-            try:
-                entry["source"] = hashlib.sha256(inspect.getsource(cls).encode()).hexdigest()
-            except (OSError, TypeError):
-                entry["source"] = None
-        classes.append(entry)
+        classes.append("%s.%s" % (cls.__module__, cls.__qualname__))
+        if not cls.__module__.startswith(_VERSIONED) and cls.__module__ not in modules:
+            modules[cls.__module__] = _module_digest(cls.__module__)
     try:
         import storages
 
@@ -221,8 +238,18 @@ def configuration(storage: Storage) -> dict[str, Any]:
         "django": django.get_version(),
         "django-storages": storages_version,
         "classes": classes,
+        "modules": modules,
+        # Django's URL converter compares absolute URLs with it.
+        "static_url": str(settings.STATIC_URL or ""),
         "settings": {a: _stable(getattr(storage, a, None)) for a in HASHING_ATTRIBUTES},
     }
+
+
+def write_digest(options: Any) -> str:
+    """A short digest of what an adapter would put on one object besides its
+    bytes (headers, ACL, encoding, permissions): see ``Adapter.write_options``."""
+    text = json.dumps(_stable(options), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _measure(file: LocalFile) -> tuple[str, int]:
@@ -247,18 +274,26 @@ def inputs_key(storage: Storage, files: Mapping[str, LocalFile]) -> str:
 
 
 def unchanged_deployment(
-    section: Mapping[str, Any] | None, key: str, remote: Mapping[str, RemoteState]
+    section: Mapping[str, Any] | None,
+    key: str,
+    remote: Mapping[str, RemoteState],
+    writes: Callable[[str], str],
 ) -> list[str] | None:
     """The published names if the last deployment was built from the same
-    inputs and every output it recorded is still listed as it was; else None."""
+    inputs, every output it recorded is still listed as it was, and each would
+    be written with the same options (``writes``: name -> ``write_digest``)
+    as then; else None."""
     if not section or section.get("inputs") != key:
         return None
     outputs = section.get("outputs")
-    if not isinstance(outputs, dict) or not outputs:
+    recorded = section.get("writes")
+    if not isinstance(outputs, dict) or not outputs or not isinstance(recorded, dict):
         return None
     for name, (token, size) in outputs.items():
         listed = remote.get(name)
         if listed is None or listed.token is None or listed.token != token or listed.size != size:
+            return None
+        if recorded.get(name) != writes(name):
             return None
     return sorted(outputs)
 
@@ -267,7 +302,7 @@ class Stage:
     """A staging directory on local disk, removed on exit."""
 
     def __init__(self) -> None:
-        self.root = tempfile.mkdtemp(prefix="staticship-stage-")
+        self.root = tempfile.mkdtemp(prefix=leftovers.prefix(leftovers.STAGE))
 
     def __enter__(self) -> Stage:
         return self

@@ -21,7 +21,7 @@ from django.core.management.base import CommandError
 
 from django.core.files.storage import Storage
 
-from . import conf, manifest
+from . import conf, leftovers, manifest
 from . import fingerprint as fp
 from .apply import ApplyError, Retry, Transfers
 from .backends.base import Adapter, Prepared
@@ -78,6 +78,7 @@ class Pipeline:
 
     def find(self) -> dict[str, LocalFile]:
         fp.forget()
+        leftovers.clean_temp_folder()  # stages and spools of runs that were killed
         with self.report.phase("find"):
             files = find_files(self.options.ignore_patterns, on_duplicate=self.duplicate)
         for name in files:
@@ -102,7 +103,7 @@ class Pipeline:
         published = None
         if self._state_listed:
             published = manifest.unchanged_deployment(
-                self.state().sections.get(manifest.SECTION), key, remote
+                self.state().sections.get(manifest.SECTION), key, remote, self.write_digest
             )
         if published is not None:
             self.log("Nothing changed since the last deployment; skipping post-processing.", 1)
@@ -175,6 +176,8 @@ class Pipeline:
             except Exception as exc:  # noqa: BLE001 - reported as one clear line
                 raise self.failure("Listing %s" % self.adapter.describe(), exc) from exc
         self.internal = {name: remote.pop(name) for name in list(remote) if self.is_internal(name)}
+        if not self.options.dry_run:
+            self.adapter.clean_leftovers()
         self._state_listed = self.state_name in self.internal
         return remote
 
@@ -197,6 +200,7 @@ class Pipeline:
             with report.phase("hash"):
                 prepared = self.fingerprint(files, remote)
                 self.confirm_from_state(prepared, remote)
+                writes = self.rewrite_changed_options(prepared, remote) if inputs else {}
             plan = make_plan(
                 {n: LocalState(frozenset(p.tokens), p.size) for n, p in prepared.items()},
                 remote,
@@ -208,7 +212,8 @@ class Pipeline:
                     results = self.upload(plan, prepared, last)
                 section = None
                 if inputs is not None and deployment is not None:
-                    section = {"inputs": inputs, "outputs": self.outputs(prepared, remote, results)}
+                    section = {"inputs": inputs, "outputs": self.outputs(prepared, remote, results),
+                               "writes": writes}
                     self.write_small(
                         self.deployment_record(deployment),
                         json.dumps({"id": deployment, "names": sorted(prepared)}).encode(),
@@ -218,6 +223,27 @@ class Pipeline:
             for item in prepared.values():
                 item.discard()
         return report
+
+    def write_digest(self, name: str) -> str:
+        return manifest.write_digest(self.adapter.write_options(name))
+
+    def rewrite_changed_options(
+        self, prepared: Mapping[str, Prepared], remote: Mapping[str, RemoteState]
+    ) -> dict[str, str]:
+        """Each name's write digest; a listed object that the last deployment
+        wrote with other options (headers, ACL, gzip ...) is uploaded again
+        even though its bytes match. Without a record of them (no state
+        record), the bytes decide, as on the plain path."""
+        writes = {name: self.write_digest(name) for name in prepared}
+        section = self.state().sections.get(manifest.SECTION) if self._state_listed else None
+        recorded = section.get("writes") if isinstance(section, dict) else None
+        if not isinstance(recorded, dict):
+            return writes
+        for name, item in prepared.items():
+            listed = remote.get(name)
+            if listed is not None and recorded.get(name) != writes[name]:
+                item.tokens.discard(listed.token)  # type: ignore[arg-type]
+        return writes
 
     def outputs(
         self,
@@ -255,7 +281,19 @@ class Pipeline:
                 ) from exc
 
         with ThreadPoolExecutor(min(8, max(1, self.adapter.workers))) as pool:
-            return dict(zip(files, pool.map(one, files.values())))
+            futures = {name: pool.submit(one, file) for name, file in files.items()}
+        prepared: dict[str, Prepared] = {}
+        failed: BaseException | None = None
+        for name, future in futures.items():
+            try:
+                prepared[name] = future.result()
+            except BaseException as exc:  # noqa: BLE001 - the first one is raised below
+                failed = failed or exc
+        if failed is not None:
+            for item in prepared.values():  # no spooled body outlives a failed run
+                item.discard()
+            raise failed
+        return prepared
 
     def retrying(self, call: Callable[[], R]) -> R:
         """``call()``, retried on transient errors like an upload is."""

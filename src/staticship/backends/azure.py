@@ -233,6 +233,9 @@ class AzureAdapter(Adapter):
         storage: Any = self.storage
         return dict(storage._get_content_settings_parameters(self.key(name), None))
 
+    def write_options(self, name: str) -> Any:
+        return self.content_settings(name)
+
     def prepare(self, file: LocalFile, remote: RemoteState | None) -> Prepared:
         params = {"settings": self.content_settings(file.name), "exists": remote is not None}
         return prepare_body(file, params)
@@ -265,7 +268,7 @@ class AzureAdapter(Adapter):
         storage: Any = self.storage
         settings = dict(item.params["settings"])
         settings["content_md5"] = bytearray(bytes.fromhex(item.md5))
-        with item.open() as body:
+        with item.body() as body:
             self.client.upload_blob(
                 key, body, length=item.size,
                 content_settings=ContentSettings(**settings),
@@ -293,7 +296,7 @@ class AzureAdapter(Adapter):
         name = item.file.name
         self._hook_parameters()
         replace(storage, name, lambda content: self._save_through_storage(name, item, content),
-                item.file.open, exists=item.params["exists"],
+                item.source, exists=item.params["exists"],
                 overwrites=lambda: bool(storage.overwrite_files),
                 precious=is_manifest(storage, name), requests=self.requests)
         self._count_sdk_upload(item.size)
@@ -540,5 +543,5 @@ class _ObstoreWriter:
             for name, value in item.params["settings"].items()
             if value is not None
         }
-        with item.open() as body:
+        with item.body() as body:
             obstore.put(self.store(), key, body.read(), attributes=attributes, use_multipart=False)

@@ -10,12 +10,15 @@ reporting) lives in the pipeline and is shared.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 import shutil
 import tempfile
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import import_module
 from typing import Any, BinaryIO, ClassVar, TypeVar
@@ -24,10 +27,15 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import Storage
 
 from .. import fingerprint as fp
+from .. import leftovers
 from ..plan import RemoteState
 from ..sources import LocalFile
 
 T = TypeVar("T")
+# Source bodies up to this size are held in memory while sent (most uploads
+# read them whole anyway); larger ones are copied to a temporary file (see
+# ``Prepared.body``).
+SNAPSHOT_IN_MEMORY = 8 * 1024 * 1024
 
 
 class TransferError(Exception):
@@ -83,11 +91,64 @@ class Prepared:
     tokens: set[str] = field(default_factory=set)
     params: dict[str, Any] = field(default_factory=dict)
     temporary: bool = False
+    #: True when the body is an encoding of the source (its gzip), and then
+    #: the MD5 of the source bytes it was made from ("" if not followed).
+    encoded: bool = False
+    source_md5: str = ""
 
     def open(self) -> BinaryIO:
+        """The body, for fingerprinting while preparing."""
         if self.body_path:
             return open(self.body_path, "rb")
         return self.file.open()
+
+    @contextmanager
+    def body(self) -> Iterator[BinaryIO]:
+        """The bytes to send, proven to be the ones fingerprinted: a body of
+        our own (a compressed copy) as it is, the source itself read once more
+        into memory (or a temporary copy when large) and hashed on the way. A
+        source that no longer has the prepared MD5 fails this file with a
+        TransferError, so that no record vouches for bytes that were not sent."""
+        if self.temporary:
+            with open(self.body_path, "rb") as own:
+                yield own
+        else:
+            with self._snapshot(self.md5) as data:
+                yield data
+
+    @contextmanager
+    def source(self) -> Iterator[BinaryIO]:
+        """The source bytes, for a storage that encodes them itself (its own
+        ``_save``), proven to be the ones the body was prepared from."""
+        if self.encoded:
+            with self._snapshot(self.source_md5) as data:
+                yield data
+        else:
+            with self.body() as data:  # the body is the source, or a copy of it
+                yield data
+
+    @contextmanager
+    def _snapshot(self, expected: str) -> Iterator[BinaryIO]:
+        digest = hashlib.md5(usedforsecurity=False)
+        held: Any = io.BytesIO()
+        with self.file.open() as source:
+            for block in fp.iter_blocks(source):
+                digest.update(block)
+                if isinstance(held, io.BytesIO) and held.tell() + len(block) > SNAPSHOT_IN_MEMORY:
+                    spooled = open(spool_path(), "w+b")
+                    spooled.write(held.getvalue())
+                    held = spooled
+                held.write(block)
+        try:
+            if expected and digest.hexdigest() != expected:
+                raise TransferError("'%s' changed while being uploaded; run collectstatic "
+                                    "again" % self.file.name)
+            held.seek(0)
+            yield held
+        finally:
+            held.close()
+            if not isinstance(held, io.BytesIO):
+                os.unlink(held.name)
 
     def measure(self) -> None:
         """Set ``md5`` and ``size`` from the body (memoised for local files)."""
@@ -153,6 +214,15 @@ class Adapter(ABC):
         ``upload`` could not say (None if it cannot be predicted)."""
         return None
 
+    def write_options(self, name: str) -> Any:
+        """Everything besides the bytes that this adapter would put on the
+        object ``name`` (headers, ACL, encoding, permissions), JSON-able: a
+        change of any of it must be written again even when the bytes match."""
+        return None
+
+    def clean_leftovers(self) -> None:
+        """Remove what killed runs left at the destination (after the listing)."""
+
     def hashes_source(self, file: LocalFile) -> bool:
         """True when ``prepare`` will take the MD5 of the source file itself
         (not of a compressed copy): the pipeline may then hash it early,
@@ -209,13 +279,16 @@ def prepare_body(
         try:
             with file.open() as source, open(body, "wb") as out:
                 if compress is not None:
-                    compress(source, out)
+                    reader = _HashingReader(source)
+                    compress(reader, out)  # type: ignore[arg-type]
                 else:
                     shutil.copyfileobj(source, out, fp.BLOCK)
         except BaseException:
             os.unlink(body)
             raise
         item = Prepared(file, body, 0, "", params=params, temporary=True)
+        if compress is not None:
+            item.encoded, item.source_md5 = True, reader.hexdigest()
     else:
         item = Prepared(file, file.path, 0, "", params=params)
     item.measure()
@@ -223,9 +296,40 @@ def prepare_body(
     return item
 
 
+class _HashingReader:
+    """A source file whose bytes are hashed as a compressor reads them (from
+    the start; a seek elsewhere makes the digest unknown)."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw = raw
+        self.digest: Any = hashlib.md5(usedforsecurity=False)
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.raw.read(size)
+        if self.digest is not None:
+            self.digest.update(data)
+        return data
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        if (offset, whence) == (0, 0):
+            self.digest = hashlib.md5(usedforsecurity=False)
+        else:
+            self.digest = None
+        return self.raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.raw.tell()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.raw, name)
+
+    def hexdigest(self) -> str:
+        return self.digest.hexdigest() if self.digest is not None else ""
+
+
 def spool_path(suffix: str = "") -> str:
     """A fresh temporary file path for a prepared body (the caller removes it)."""
-    handle, path = tempfile.mkstemp(prefix="staticship-", suffix=suffix)
+    handle, path = tempfile.mkstemp(prefix=leftovers.prefix(leftovers.SPOOL), suffix=suffix)
     os.close(handle)
     return path
 

@@ -3,6 +3,11 @@
 Decides by content: a destination file of the same size is hashed and
 compared with the source. Writes are atomic (a temporary file in the same
 directory, then a rename), so a reader never sees half a file.
+
+A file's listing token is its identity and times (inode, size, modification
+and change times), so a token recorded when a file was written or proven
+equal (the manifest skip's outputs) holds only while the file is untouched:
+any write to it, even one of the same size, changes its change time.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Any
 from django.core.files.storage import FileSystemStorage, Storage
 
 from .. import fingerprint as fp
+from .. import leftovers
 from ..plan import RemoteState
 from ..sources import LocalFile
 from .base import Adapter, Prepared
@@ -30,37 +36,60 @@ class FileSystemAdapter(Adapter):
     def __init__(self, storage: Storage, *, workers: int = 32) -> None:
         super().__init__(storage, workers=min(workers, 8))
         self.root = str(storage.location)  # type: ignore[attr-defined]
+        self._temporaries: list[tuple[str, str]] = []
 
     def describe(self) -> str:
         return "directory '%s'" % self.root
 
     def inventory(self) -> dict[str, RemoteState]:
+        """Every file under the root but the temporaries of atomic writes
+        (never user files), which are noted for ``clean_leftovers``."""
         found: dict[str, RemoteState] = {}
+        self._temporaries = []
         for directory, _dirs, files in os.walk(self.root):
             for filename in files:
                 path = os.path.join(directory, filename)
+                if leftovers.is_atomic_temporary(filename):
+                    self._temporaries.append((path, filename))
+                    continue
                 name = os.path.relpath(path, self.root).replace(os.sep, "/")
                 try:
-                    size = os.stat(path).st_size
+                    stat = os.stat(path)
                 except OSError:  # a broken link: replace it
-                    size = -1
-                found[name] = RemoteState("file:" + name, size)
+                    found[name] = RemoteState(None, -1)
+                else:
+                    found[name] = RemoteState(stat_token(stat), stat.st_size)
         return found
+
+    def write_options(self, name: str) -> Any:
+        storage: Any = self.storage
+        return [storage.file_permissions_mode, storage.directory_permissions_mode]
+
+    def clean_leftovers(self) -> None:
+        """Remove the temporaries of atomic writes whose run is gone."""
+        for path, filename in self._temporaries:
+            if leftovers.is_stale(path, filename, leftovers.ATOMIC):
+                leftovers.remove(path)
+        self._temporaries = []
 
     def prepare(self, file: LocalFile, remote: RemoteState | None) -> Prepared:
         item = Prepared(file, file.path, 0, "")
         item.measure()
-        if remote is not None and remote.size == item.size:
+        if remote is not None and remote.token is not None and remote.size == item.size:
             target = self.storage.path(file.name)
             if not os.path.islink(target):
                 with open(target, "rb") as existing:
                     if fp.md5_of_file(existing)[0] == item.md5:
                         # The destination holds these very bytes.
-                        item.tokens.add("file:" + file.name)
+                        item.tokens.add(remote.token)
         return item
 
     def expected_token(self, item: Prepared) -> str | None:
-        return "file:" + item.file.name
+        """The token of the file just written (called right after ``upload``)."""
+        try:
+            return stat_token(os.stat(self.storage.path(item.file.name)))
+        except OSError:
+            return None
 
     def upload(self, item: Prepared) -> str | None:
         self._write(item.file.name, item)
@@ -79,13 +108,13 @@ class FileSystemAdapter(Adapter):
                 os.umask(old_umask)
         else:
             os.makedirs(directory, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=directory, prefix=".staticship-")
+        handle, temporary = tempfile.mkstemp(dir=directory, prefix=leftovers.prefix(leftovers.ATOMIC))
         try:
             with os.fdopen(handle, "wb") as out:
                 if isinstance(item, bytes):
                     out.write(item)
                 else:
-                    with item.open() as source:
+                    with item.body() as source:
                         shutil.copyfileobj(source, out, fp.BLOCK)
             mode = storage.file_permissions_mode
             if mode is None:
@@ -117,3 +146,8 @@ class FileSystemAdapter(Adapter):
                 os.unlink(self.storage.path(name))
             except FileNotFoundError:
                 pass
+
+
+def stat_token(stat: os.stat_result) -> str:
+    """What proves a local file untouched since it was last seen."""
+    return "stat:%d:%d:%d:%d" % (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)

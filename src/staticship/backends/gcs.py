@@ -150,6 +150,9 @@ class GCSAdapter(Adapter):
             blob["content_encoding"] = "gzip"
         return {"acl": acl, "content_type": content_type, "blob": blob}, gzipped
 
+    def write_options(self, name: str) -> Any:
+        return self.write_parameters(name)
+
     def hashes_source(self, file: LocalFile) -> bool:
         if not getattr(self.storage, "gzip", False):
             return bool(file.path)
@@ -185,7 +188,7 @@ class GCSAdapter(Adapter):
             elif not overrides(self.storage, SERVES, "_save"):
                 self._upload_with_client(key, item)
             else:
-                with item.file.open() as source:
+                with item.source() as source:
                     self.storage._save(item.file.name, File(source, name=item.file.name))  # type: ignore[attr-defined]
                 self.requests["GET"] += 1  # GoogleCloudFile looks the blob up first
                 self._count_client_upload(item.size if not item.temporary else None)
@@ -205,7 +208,7 @@ class GCSAdapter(Adapter):
         blob = Blob(key, storage.bucket, chunk_size=storage.blob_chunk_size)
         for prop, value in item.params["blob"].items():
             setattr(blob, prop, value)
-        with item.open() as body:
+        with item.body() as body:
             blob.upload_from_file(
                 body,
                 rewind=True,
@@ -518,6 +521,6 @@ class _ObstoreWriter:
                 attributes[header] = blob[prop]
         for k, v in (blob.get("metadata") or {}).items():
             attributes[k] = v
-        with item.open() as body:
+        with item.body() as body:
             obstore.put(self.store(), key, body.read(), attributes=attributes, use_multipart=False)
 

@@ -61,7 +61,7 @@ class GenericAdapter(Adapter):
     def upload(self, item: Prepared) -> str | None:
         name = item.file.name
         exists = name in self._listed if self._listed is not None else self.storage.exists(name)
-        replace(self.storage, name, lambda content: self._save(name, content), item.open,
+        replace(self.storage, name, lambda content: self._save(name, content), item.body,
                 exists=exists, overwrites=lambda: self._overwrites(name),
                 precious=is_manifest(self.storage, name), requests=self.requests)
         return None

@@ -169,6 +169,9 @@ class S3Adapter(Adapter):
             params["ContentEncoding"] = "gzip"
         return params, gzipped
 
+    def write_options(self, name: str) -> Any:
+        return self.write_parameters(name)
+
     def hashes_source(self, file: LocalFile) -> bool:
         if not getattr(self.storage, "gzip", False):
             return bool(file.path)
@@ -221,7 +224,7 @@ class S3Adapter(Adapter):
 
     def _upload_through_storage(self, key: str, item: Prepared, multipart: bool) -> str | None:
         self._hook_client()
-        with item.file.open() as source:
+        with item.source() as source:
             self.storage._save(item.file.name, File(source, name=item.file.name))  # type: ignore[attr-defined]
         self._count_put(item.size, multipart, fp.s3_part_size(item.size, self.chunk_size))
         with self._lock:
@@ -493,7 +496,7 @@ class _ObstoreWriter:
 
                 tags = dict(parse_qsl(str(value), keep_blank_values=True))
         store = self.store(headers, encryption)
-        with item.open() as body:
+        with item.body() as body:
             if multipart:
                 result = obstore.put(store, key, body, attributes=attributes, tags=tags,
                                      use_multipart=True, chunk_size=part_size, max_concurrency=4)
