@@ -65,6 +65,9 @@ class Pipeline:
         self._state: State | None = None
         self._state_listed = False
         self.internal: dict[str, RemoteState] = {}
+        # Manifest runs: the post-processed storage's hashed_files and
+        # manifest_hash, for the live storage instance (see runner).
+        self.processed: tuple[dict[str, str], str] | None = None
 
     # -- the run, top to bottom --------------------------------------------
     def run(self) -> Report:
@@ -115,6 +118,7 @@ class Pipeline:
                     for original, processed in manifest.post_process(staged, files):
                         self.log("Post-processed '%s' as '%s'" % (original, processed), 2)
                         report.post_processed.append(original)
+                self.processed = (dict(staged.hashed_files), getattr(staged, "manifest_hash", ""))
                 manifest_name = storage.manifest_name  # type: ignore[attr-defined]
                 staged_files = stage.files()
                 published = list(staged_files)

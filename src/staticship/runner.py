@@ -10,7 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.staticfiles.management.commands.collectstatic import Command as StockCommand
 from django.core.management.base import CommandError
-from django.core.files.storage import InMemoryStorage, Storage
+from django.core.files.storage import FileSystemStorage, InMemoryStorage, Storage
 from django.utils.functional import LazyObject, empty
 from django.utils.module_loading import import_string
 
@@ -61,6 +61,26 @@ def destination(command: Any) -> Storage:
     return unwrap(lazy)
 
 
+def refresh_live(lazy: Any, processed: tuple[dict[str, str], str] | None) -> None:
+    """Give the storage instance this process serves from the manifest just
+    published, as stock's ``post_process`` does (tests and fixtures render
+    ``{% static %}`` right after ``call_command("collectstatic")``). An
+    instance not built yet reads the published manifest when it is built.
+    A run that skipped post-processing published nothing new: a local
+    manifest is read again (no request), a remote one was read when the
+    instance was built."""
+    if isinstance(lazy, LazyObject):
+        if lazy._wrapped is empty:
+            return
+        lazy = lazy._wrapped
+    if not is_manifest_storage(lazy):
+        return
+    if processed is not None:
+        lazy.hashed_files, lazy.manifest_hash = dict(processed[0]), processed[1]
+    elif isinstance(getattr(lazy, "manifest_storage", None), FileSystemStorage):
+        lazy.hashed_files, lazy.manifest_hash = lazy.load_manifest()
+
+
 def is_manifest_storage_class(cls: type) -> bool:
     from django.contrib.staticfiles.storage import ManifestFilesMixin
 
@@ -95,6 +115,8 @@ def collect(command: Any) -> dict[str, list[str]]:
         try:
             if manifest:
                 report = pipeline.run_manifest(storage, configured_options())
+                if not command.dry_run:
+                    refresh_live(command.storage, pipeline.processed)
             else:
                 report = pipeline.run()
         finally:

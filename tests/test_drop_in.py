@@ -1,0 +1,96 @@
+"""Behaviours Django's own staticfiles tests check (issue 12), tested on
+staticship's side: what a process sees after ``call_command("collectstatic")``,
+storages that choose their own names, configuration errors, post-processing
+failures and the stock message lines."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.contrib.staticfiles.storage import staticfiles_storage
+from django.core.management import call_command
+from django.test import override_settings
+
+from .conftest import Tree
+
+MANIFEST = "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"
+
+
+def local(backend: str) -> dict[str, Any]:
+    return {
+        "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+        "staticfiles": {"BACKEND": backend},
+    }
+
+
+@contextmanager
+def site(tree: Tree, root: Path | str | None, backend: str = MANIFEST) -> Iterator[None]:
+    """Settings for collecting ``tree`` into ``root``, kept for the body so
+    that it can look at the live ``staticfiles_storage`` afterwards."""
+    with override_settings(STATICFILES_DIRS=[str(tree.root)], STORAGES=local(backend),
+                           STATIC_ROOT=str(root) if root is not None else root):
+        yield
+
+
+def run(*args: str, **options: Any) -> tuple[str, str]:
+    """``collectstatic`` as a test or fixture calls it: by name, in-process."""
+    out, err = io.StringIO(), io.StringIO()
+    call_command("collectstatic", *args, interactive=False, stdout=out, stderr=err, **options)
+    return out.getvalue(), err.getvalue()
+
+
+def write_css(tree: Tree) -> None:
+    tree.write("img/x.png", b"png")
+    tree.write("css/a.css", b'body { background: url("../img/x.png"); }\n')
+
+
+# -- (a) the live storage holds the new manifest ---------------------------
+def test_live_storage_holds_the_new_manifest(tree: Tree, tmp_path: Path) -> None:
+    write_css(tree)
+    root = tmp_path / "static"
+    with site(tree, root):
+        run(verbosity=0)
+        written = json.loads((root / "staticfiles.json").read_text())
+        # The instance collectstatic itself built (for its location) is the
+        # one templates use: it must know the hashed names.
+        assert staticfiles_storage.hashed_files == written["paths"]
+        assert staticfiles_storage.manifest_hash == written["hash"]
+        assert staticfiles_storage.url("css/a.css") == "/static/" + written["paths"]["css/a.css"]
+
+        tree.write("css/a.css", b"body { color: red; }\n")
+        run(verbosity=0)
+        rewritten = json.loads((root / "staticfiles.json").read_text())
+        assert rewritten["paths"]["css/a.css"] != written["paths"]["css/a.css"]
+        assert staticfiles_storage.hashed_files == rewritten["paths"]
+
+
+def test_live_storage_after_a_run_that_skipped_post_processing(
+    tree: Tree, tmp_path: Path
+) -> None:
+    write_css(tree)
+    root = tmp_path / "static"
+    with site(tree, root):
+        run(verbosity=0)
+        # As if the instance had been built before the manifest was written
+        # (by another process): a no-change run still leaves it current.
+        staticfiles_storage.hashed_files = {}
+        staticfiles_storage.manifest_hash = ""
+        out, _ = run(verbosity=1)
+        assert "skipping post-processing" in out
+        written = json.loads((root / "staticfiles.json").read_text())
+        assert staticfiles_storage.hashed_files == written["paths"]
+        assert staticfiles_storage.manifest_hash == written["hash"]
+
+
+def test_dry_run_leaves_the_live_storage_alone(tree: Tree, tmp_path: Path) -> None:
+    write_css(tree)
+    with site(tree, tmp_path / "static"):
+        run("--dry-run", verbosity=0)
+        assert staticfiles_storage.hashed_files == {}
+        assert not (tmp_path / "static" / "staticfiles.json").exists()
