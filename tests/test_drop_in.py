@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from django.contrib.staticfiles.storage import staticfiles_storage
+from django.core.files.storage import InMemoryStorage
 from django.core.management import call_command
 from django.test import override_settings
 
@@ -94,3 +95,23 @@ def test_dry_run_leaves_the_live_storage_alone(tree: Tree, tmp_path: Path) -> No
         run("--dry-run", verbosity=0)
         assert staticfiles_storage.hashed_files == {}
         assert not (tmp_path / "static" / "staticfiles.json").exists()
+
+
+# -- (b) storages that choose their own names ------------------------------
+class RenamingMemory(InMemoryStorage):
+    """Keeps what it is given, under a name of its own choosing (as Django's
+    test doubles and storages that never overwrite do)."""
+
+    def _save(self, name: str, content: Any) -> str:
+        return super()._save("chosen/" + name, content)
+
+
+def test_a_storage_may_choose_its_own_names(tree: Tree) -> None:
+    tree.write("css/a.css", b"one")
+    tree.write("js/b.js", b"two")
+    with site(tree, None, "tests.test_drop_in.RenamingMemory"):
+        out, _ = run(verbosity=1)
+        target = staticfiles_storage._wrapped
+        assert target.open("chosen/css/a.css").read() == b"one"
+        assert target.open("chosen/js/b.js").read() == b"two"
+    assert "2 static files copied" in out
