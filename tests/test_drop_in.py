@@ -12,10 +12,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import django
 import pytest
 from django.contrib.staticfiles.storage import staticfiles_storage
+from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import InMemoryStorage
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.test import override_settings
 
 from .conftest import Tree
@@ -115,3 +118,36 @@ def test_a_storage_may_choose_its_own_names(tree: Tree) -> None:
         assert target.open("chosen/css/a.css").read() == b"one"
         assert target.open("chosen/js/b.js").read() == b"two"
     assert "2 static files copied" in out
+
+
+# -- (c) configuration errors ------------------------------------------------
+@pytest.mark.parametrize("root", ["", None])
+def test_an_empty_static_root_is_stocks_configuration_error(tree: Tree, root: str | None) -> None:
+    tree.write("css/a.css", b"one")
+    backend = "django.contrib.staticfiles.storage.StaticFilesStorage"
+    with site(tree, root, backend):
+        with pytest.raises(ImproperlyConfigured, match="without having set the STATIC_ROOT"):
+            run(verbosity=0)
+
+
+# -- (d) post-processing failures --------------------------------------------
+@pytest.mark.parametrize("css,error", [
+    (b'body { background: url("missing.png"); }', ValueError),
+    (b"body { content: '\xff\xfe' }", UnicodeDecodeError),
+], ids=["missing-reference", "invalid-utf8"])
+def test_a_post_processing_failure_is_told_as_stock_tells_it(
+    tree: Tree, tmp_path: Path, css: bytes, error: type
+) -> None:
+    tree.write("css/bad.css", css)
+    out, err = io.StringIO(), io.StringIO()
+    with site(tree, tmp_path / "static"):
+        with pytest.raises(Exception) as info:
+            call_command("collectstatic", interactive=False, verbosity=0, stdout=out, stderr=err)
+    assert err.getvalue() == "Post-processing 'css/bad.css' failed!\n\n"
+    if django.VERSION >= (6, 1):
+        assert isinstance(info.value, CommandError)
+        assert isinstance(info.value.__cause__, error)
+        assert "css/bad.css" in str(info.value)
+    else:
+        assert type(info.value) is error
+    assert not (tmp_path / "static" / "staticfiles.json").exists()
