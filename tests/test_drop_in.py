@@ -151,3 +151,39 @@ def test_a_post_processing_failure_is_told_as_stock_tells_it(
     else:
         assert type(info.value) is error
     assert not (tmp_path / "static" / "staticfiles.json").exists()
+
+
+# -- (e) stock's message lines -----------------------------------------------
+PLAIN = "django.contrib.staticfiles.storage.StaticFilesStorage"
+
+
+def test_stocks_copy_and_skip_lines_at_stocks_verbosity(tree: Tree, tmp_path: Path) -> None:
+    tree.write("css/a.css", b"one")
+    source = str(tree.root / "css" / "a.css")
+    with site(tree, tmp_path / "static", PLAIN):
+        quiet, _ = run(verbosity=1)
+        assert "Copying " not in quiet
+        (tmp_path / "static" / "css" / "a.css").unlink()
+        loud, _ = run(verbosity=2)
+        assert "Copying '%s'" % source in loud.splitlines()
+        again, _ = run(verbosity=2)
+        assert "Skipping 'css/a.css' (not modified)" in again.splitlines()
+        dry, _ = run("--dry-run", verbosity=1)
+    assert "Pretending to copy" not in dry  # nothing to copy
+    with site(tree, tmp_path / "elsewhere", PLAIN):
+        dry, _ = run("--dry-run", verbosity=1)
+    assert "Pretending to copy '%s'" % source in dry.splitlines()
+
+
+def test_stocks_clear_lines_at_stocks_verbosity(tree: Tree, tmp_path: Path) -> None:
+    tree.write("css/a.css", b"one")
+    root = tmp_path / "static"
+    with site(tree, root, PLAIN):
+        for verbosity in (1, 2):
+            root.mkdir(exist_ok=True)
+            (root / "gone.txt").write_bytes(b"x")
+            out, _ = run("--clear", verbosity=verbosity)
+            assert not (root / "gone.txt").exists()
+            shown = "Deleting 'gone.txt'" in out.splitlines()
+            # Django 6.1 moved the line to -v 2; 5.2 prints it at 1.
+            assert shown == (verbosity >= 2 or django.VERSION < (6, 1))
