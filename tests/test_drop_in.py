@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -187,3 +188,70 @@ def test_stocks_clear_lines_at_stocks_verbosity(tree: Tree, tmp_path: Path) -> N
             shown = "Deleting 'gone.txt'" in out.splitlines()
             # Django 6.1 moved the line to -v 2; 5.2 prints it at 1.
             assert shown == (verbosity >= 2 or django.VERSION < (6, 1))
+
+
+# -- (f) --clear with a manifest storage ---------------------------------------
+def test_clear_with_a_manifest_storage_leaves_the_manifest_as_stock(
+    tree: Tree, tmp_path: Path
+) -> None:
+    write_css(tree)
+    tree.write("test/cleared.txt", b"to be deleted")
+    root = tmp_path / "static"
+    with site(tree, root):
+        run(verbosity=0)
+        hashed = staticfiles_storage.hashed_files["test/cleared.txt"]
+        assert (root / hashed).exists()
+        (tree.root / "test" / "cleared.txt").unlink()
+        run("--clear", verbosity=0)
+        assert "test/cleared.txt" not in staticfiles_storage.hashed_files
+        on_disk, _ = staticfiles_storage.load_manifest()
+        assert "test/cleared.txt" not in on_disk
+        assert on_disk == staticfiles_storage.hashed_files
+        assert not (root / "test" / "cleared.txt").exists()
+        assert not (root / hashed).exists()
+
+
+# -- (g) permissions of local destinations -------------------------------------
+def modes(root: Path) -> dict[str, int]:
+    """Permission bits of every file and folder under ``root`` (staticship's
+    own records left out)."""
+    return {
+        str(p.relative_to(root)): p.stat().st_mode & 0o777
+        for p in sorted(root.rglob("*"))
+        if ".staticship" not in p.parts
+    }
+
+
+@pytest.mark.parametrize("configured,expected", [
+    ({"FILE_UPLOAD_PERMISSIONS": 0o640, "FILE_UPLOAD_DIRECTORY_PERMISSIONS": 0o750},
+     {0o640, 0o750}),
+    ({"OPTIONS": {"file_permissions_mode": 0o604, "directory_permissions_mode": 0o705}},
+     {0o604, 0o705}),
+    ({}, None),
+], ids=["settings", "storage-options", "umask"])
+@pytest.mark.parametrize("backend", [PLAIN, MANIFEST], ids=["plain", "manifest"])
+def test_permissions_of_local_destinations_are_stocks(
+    tree: Tree, tmp_path: Path, configured: dict[str, Any], expected: set[int] | None,
+    backend: str,
+) -> None:
+    write_css(tree)
+    for n in range(12):  # parent folders created by several upload threads at once
+        tree.write("deep/d%d/er/x.txt" % n, b"x")
+    configured = dict(configured)
+    options = configured.pop("OPTIONS", {})
+    umask = os.umask(0o022)
+    os.umask(umask)
+    collected = {}
+    for tag, args in (("stock", ["--disable-staticship"]), ("ours", [])):
+        root = tmp_path / tag
+        storages = local(backend)
+        storages["staticfiles"]["OPTIONS"] = options
+        with override_settings(STATICFILES_DIRS=[str(tree.root)], STORAGES=storages,
+                               STATIC_ROOT=str(root), **configured):
+            run(*args, verbosity=0)
+        collected[tag] = modes(root)
+    assert collected["ours"] == collected["stock"]
+    if expected is not None:
+        assert set(collected["ours"].values()) == expected
+    # The process umask is as it was.
+    assert os.umask(umask) == umask
