@@ -9,7 +9,6 @@ from collections.abc import Callable
 from typing import Any
 
 import django
-
 from django.conf import settings
 from django.contrib.staticfiles.management.commands.collectstatic import Command as StockCommand
 from django.core.management.base import CommandError
