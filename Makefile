@@ -13,7 +13,7 @@ export AWS_EC2_METADATA_DISABLED := true
 export NO_GCE_CHECK := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: test test-old venv demo bench bench-quick clean
+.PHONY: test test-old django-suite venv demo bench bench-quick clean
 
 $(VENV_OLD)/.installed: pyproject.toml requirements/test.txt
 	@echo "== Creating $(VENV_OLD) ($(notdir $(PY_OLD)), Django 5.2) and installing staticship with its test tools: about a minute, once"
@@ -45,6 +45,16 @@ test: venv
 
 test-old: $(VENV_OLD)/.installed node_modules/.installed
 	$(VENV_OLD)/bin/python -m testbed run --all -- $(VENV_OLD)/bin/python -m pytest $(PYTEST_ARGS)
+
+# Django's own tests/staticfiles_tests, with "staticship" first in its
+# INSTALLED_APPS, on both Djangos (scripts/django_suite.py: the source
+# distribution comes from the package registry, cached in .cache/django-src/).
+DJANGO_SUITE_ARGS ?=
+django-suite: $(VENV_OLD)/.installed $(VENV_NEW)/.installed
+	@status=0; \
+	$(VENV_OLD)/bin/python scripts/django_suite.py $(DJANGO_SUITE_ARGS) || status=1; \
+	$(VENV_NEW)/bin/python scripts/django_suite.py $(DJANGO_SUITE_ARGS) || status=1; \
+	exit $$status
 
 clean:
 	rm -rf $(VENV_OLD) $(VENV_NEW) node_modules .pytest_cache

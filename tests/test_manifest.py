@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+import django
 import pytest
 from django.contrib.staticfiles.storage import ManifestFilesMixin, ManifestStaticFilesStorage
 from django.core.management.base import CommandError
@@ -197,9 +198,11 @@ def test_post_processing_error_uploads_nothing(s3: S3Target, tree: Tree, css: by
     write_site(tree)
     tree.write("css/bad.css", css)
     s3.reset()
-    with pytest.raises(CommandError) as info:
+    # As stock: Django 6.1 raises a CommandError, 5.2 the storage's own error.
+    with pytest.raises(CommandError if django.VERSION >= (6, 1) else ValueError) as info:
         collectstatic(tree=tree, storages=s3_settings(s3, TunedS3))
-    assert needle in str(info.value)
+    if django.VERSION >= (6, 1) or needle.endswith(".png"):
+        assert needle in str(info.value)
     counts = s3.counts()
     if counts is not None:
         assert not any(counts[w] for w in WRITES)

@@ -383,16 +383,25 @@ def refuse_collisions(files: Iterable[str], fold_case: bool) -> None:
     )
 
 
+class PostProcessingFailed(CommandError):
+    """The storage's post-processing failed on ``original``; nothing was
+    uploaded. The message holds stock's (Django 6.1: the error and its
+    notes); the command reports it as stock does (see ``runner``)."""
+
+    def __init__(self, original: str, error: Exception) -> None:
+        notes = "\n".join(getattr(error, "__notes__", ()))
+        super().__init__("Post-processing '%s' failed: %s%s\nNothing was uploaded."
+                         % (original, error, "\n" + notes if notes else ""))
+        self.original = original
+        self.error = error
+
+
 def post_process(staged: Any, found: Mapping[str, LocalFile]) -> Iterator[tuple[str, str]]:
     """Run the storage's post-processing on the staged tree; yield
     (original, processed) names. Errors stop the run, naming the file."""
     paths = {name: (file.source_storage, file.source_name) for name, file in found.items()}
     for original, processed_name, processed in staged.post_process(paths, dry_run=False):
         if isinstance(processed, Exception):
-            notes = "\n".join(getattr(processed, "__notes__", ()))
-            raise CommandError(
-                "Post-processing '%s' failed: %s%s\nNothing was uploaded."
-                % (original, processed, "\n" + notes if notes else "")
-            ) from processed
+            raise PostProcessingFailed(original, processed) from processed
         if processed:
             yield original, processed_name

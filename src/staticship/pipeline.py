@@ -65,6 +65,11 @@ class Pipeline:
         self._state: State | None = None
         self._state_listed = False
         self.internal: dict[str, RemoteState] = {}
+        # Manifest runs: the post-processed storage's hashed_files and
+        # manifest_hash, for the live storage instance (see runner).
+        self.processed: tuple[dict[str, str], str] | None = None
+        # The found files' source paths, for stock's "Copying '...'" lines.
+        self.sources: dict[str, str] = {}
 
     # -- the run, top to bottom --------------------------------------------
     def run(self) -> Report:
@@ -81,6 +86,7 @@ class Pipeline:
         leftovers.clean_temp_folder()  # stages and spools of runs that were killed
         with self.report.phase("find"):
             files = find_files(self.options.ignore_patterns, on_duplicate=self.duplicate)
+        self.sources = {name: f.path or f.source_name for name, f in files.items()}
         for name in files:
             parts = name.split("/")
             if name.startswith("/") or ".." in parts:
@@ -116,6 +122,7 @@ class Pipeline:
                     for original, processed in manifest.post_process(staged, files):
                         self.log("Post-processed '%s' as '%s'" % (original, processed), 2)
                         report.post_processed.append(original)
+                self.processed = (dict(staged.hashed_files), getattr(staged, "manifest_hash", ""))
                 manifest_name = storage.manifest_name  # type: ignore[attr-defined]
                 staged_files = stage.files()
                 published = list(staged_files)
@@ -349,14 +356,18 @@ class Pipeline:
                 item.tokens.add(token)
 
     def record_plan(self, plan: Plan, prepared: Mapping[str, Prepared]) -> None:
-        verb = "Would upload" if self.options.dry_run else "Uploading"
+        dry = self.options.dry_run
+        verb = "Would upload" if dry else "Uploading"
         for decision in plan.decisions:
-            self.report.files[decision.name] = decision.reason.value
+            name = decision.name
+            self.report.files[name] = decision.reason.value
             if decision.reason is Reason.UNCHANGED:
-                self.log("Skipping '%s' (unchanged)" % decision.name, 2)
-            else:
-                level = 1 if self.options.dry_run else 2
-                self.log("%s '%s' (%s)" % (verb, decision.name, decision.reason.value), level)
+                self.log("Skipping '%s' (not modified)" % name, 2)  # stock's line
+                continue
+            if name in self.sources:  # stock's line for a found file, then ours
+                self.log("%s '%s'" % ("Pretending to copy" if dry else "Copying",
+                                      self.sources[name]), 1 if dry else 2)
+            self.log("%s '%s' (%s)" % (verb, name, decision.reason.value), 1 if dry else 2)
         if self.options.dry_run:
             self.report.bytes_uploaded = sum(prepared[d.name].size for d in plan.uploads)
 
@@ -448,8 +459,10 @@ class Pipeline:
         doomed = sorted(name for name in remote if name not in keep)
         freed = sum(remote[name].size or 0 for name in doomed)
         verb = "Pretending to delete" if self.options.dry_run else "Deleting"
+        # Stock's --clear lines moved to -v 2 in Django 6.1 (--prune's stay at 1).
+        level = 2 if self.options.clear and django.VERSION >= (6, 1) else 1
         for name in doomed:
-            self.log("%s '%s'" % (verb, name), 1)
+            self.log("%s '%s'" % (verb, name), level)
         self.log("%s %d files (%d bytes)." % (
             "Would delete" if self.options.dry_run else "Deleted", len(doomed), freed), 1)
         if (doomed or internal) and not self.options.dry_run:

@@ -5,19 +5,21 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
+import django
 from django.conf import settings
 from django.contrib.staticfiles.management.commands.collectstatic import Command as StockCommand
 from django.core.management.base import CommandError
-from django.core.files.storage import InMemoryStorage, Storage
+from django.core.files.storage import FileSystemStorage, InMemoryStorage, Storage
 from django.utils.functional import LazyObject, empty
 from django.utils.module_loading import import_string
 
 from . import conf, progress
 from .backends import adapter_for
 from .events import Completed, Fanout
-from .manifest import is_manifest_storage
+from .manifest import PostProcessingFailed, is_manifest_storage
 from .pipeline import Options, Pipeline
 from .plan import Reason
 from .report import Report, stock_json
@@ -61,6 +63,40 @@ def destination(command: Any) -> Storage:
     return unwrap(lazy)
 
 
+def post_processing(command: Any, run: Callable[[], Report]) -> Report:
+    """``run()``; a post-processing failure is told as stock tells it: one
+    line and a blank line on stderr, then (Django 6.1) a CommandError from
+    the storage's error, or (Django 5.2) the storage's error itself."""
+    try:
+        return run()
+    except PostProcessingFailed as failed:
+        command.stderr.write("Post-processing '%s' failed!" % failed.original)
+        command.stderr.write()
+        if django.VERSION < (6, 1):
+            raise failed.error from None
+        raise
+
+
+def refresh_live(lazy: Any, processed: tuple[dict[str, str], str] | None) -> None:
+    """Give the storage instance this process serves from the manifest just
+    published, as stock's ``post_process`` does (tests and fixtures render
+    ``{% static %}`` right after ``call_command("collectstatic")``). An
+    instance not built yet reads the published manifest when it is built.
+    A run that skipped post-processing published nothing new: a local
+    manifest is read again (no request), a remote one was read when the
+    instance was built."""
+    if isinstance(lazy, LazyObject):
+        if lazy._wrapped is empty:
+            return
+        lazy = lazy._wrapped
+    if not is_manifest_storage(lazy):
+        return
+    if processed is not None:
+        lazy.hashed_files, lazy.manifest_hash = dict(processed[0]), processed[1]
+    elif isinstance(getattr(lazy, "manifest_storage", None), FileSystemStorage):
+        lazy.hashed_files, lazy.manifest_hash = lazy.load_manifest()
+
+
 def is_manifest_storage_class(cls: type) -> bool:
     from django.contrib.staticfiles.storage import ManifestFilesMixin
 
@@ -72,6 +108,10 @@ def collect(command: Any) -> dict[str, list[str]]:
     return what stock ``collect()`` returns, for the stock summary line."""
     check_report_path(command)
     storage = destination(command)
+    if isinstance(storage, FileSystemStorage):
+        # Stock's configuration error before any work: a local storage with
+        # no location (an empty STATIC_ROOT) raises ImproperlyConfigured.
+        storage.path("")
     options = Options(
         dry_run=command.dry_run,
         clear=command.clear,
@@ -99,7 +139,10 @@ def collect(command: Any) -> dict[str, list[str]]:
         pipeline = Pipeline(adapter, options, command.log, events=events)
         try:
             if manifest:
-                report = pipeline.run_manifest(storage, configured_options())
+                report = post_processing(command, lambda: pipeline.run_manifest(
+                    storage, configured_options()))
+                if not command.dry_run:
+                    refresh_live(command.storage, pipeline.processed)
             else:
                 report = pipeline.run()
         finally:

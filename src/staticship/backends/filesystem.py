@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 from typing import Any
 
 from django.core.files.storage import FileSystemStorage, Storage
@@ -37,6 +38,9 @@ class FileSystemAdapter(Adapter):
         super().__init__(storage, workers=min(workers, 8))
         self.root = str(storage.location)  # type: ignore[attr-defined]
         self._temporaries: list[tuple[str, str]] = []
+        with _UMASK:  # read once: os.umask() sets it, and uploads run on threads
+            self.umask = os.umask(0)
+            os.umask(self.umask)
 
     def describe(self) -> str:
         return "directory '%s'" % self.root
@@ -100,14 +104,7 @@ class FileSystemAdapter(Adapter):
         storage: Any = self.storage
         target = storage.path(name)
         directory = os.path.dirname(target)
-        if storage.directory_permissions_mode is not None:
-            old_umask = os.umask(0o777 & ~storage.directory_permissions_mode)
-            try:
-                os.makedirs(directory, storage.directory_permissions_mode, exist_ok=True)
-            finally:
-                os.umask(old_umask)
-        else:
-            os.makedirs(directory, exist_ok=True)
+        _make_dirs(directory, storage.directory_permissions_mode)
         handle, temporary = tempfile.mkstemp(dir=directory, prefix=leftovers.prefix(leftovers.ATOMIC))
         try:
             with os.fdopen(handle, "wb") as out:
@@ -118,9 +115,7 @@ class FileSystemAdapter(Adapter):
                         shutil.copyfileobj(source, out, fp.BLOCK)
             mode = storage.file_permissions_mode
             if mode is None:
-                umask = os.umask(0)
-                os.umask(umask)
-                mode = 0o666 & ~umask
+                mode = 0o666 & ~self.umask
             os.chmod(temporary, mode)
             if os.path.islink(target):
                 os.unlink(target)
@@ -151,3 +146,23 @@ class FileSystemAdapter(Adapter):
 def stat_token(stat: os.stat_result) -> str:
     """What proves a local file untouched since it was last seen."""
     return "stat:%d:%d:%d:%d" % (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+
+
+# The process umask is shared by the upload threads: it is changed only under
+# this lock, and only to create folders as stock does.
+_UMASK = threading.Lock()
+
+
+def _make_dirs(directory: str, mode: int | None) -> None:
+    """Create ``directory`` and its parents as FileSystemStorage does: with
+    ``mode`` (applied through the umask, so parents get it too), or as the
+    umask gives."""
+    if mode is None:
+        os.makedirs(directory, exist_ok=True)
+        return
+    with _UMASK:
+        old = os.umask(0o777 & ~mode)
+        try:
+            os.makedirs(directory, mode, exist_ok=True)
+        finally:
+            os.umask(old)
