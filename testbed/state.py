@@ -32,6 +32,7 @@ class Faults:
     throttle_status: int = 503
     opaque_etags: bool = False
     latency_ms: float = 0.0
+    plain_gcs: bool = False  # GCS: forward XML-API PUTs unadapted, as to a plain fake-gcs-server
 
 
 _FAULT_FIELDS = {f.name for f in fields(Faults)}
@@ -43,6 +44,7 @@ class Decision(NamedTuple):
     status: int
     latency_s: float
     opaque_etags: bool
+    plain_gcs: bool
 
 
 class ControlState:
@@ -117,7 +119,7 @@ class ControlState:
             elif write:
                 self._writes_admitted += 1
             entry["fault"] = fault
-            return Decision(entry, fault, status, f.latency_ms / 1000.0, f.opaque_etags)
+            return Decision(entry, fault, status, f.latency_ms / 1000.0, f.opaque_etags, f.plain_gcs)
 
     def finish(self, entry: dict[str, Any], status: int, bytes_in: int) -> None:
         with self._lock:
@@ -131,7 +133,7 @@ def _draw(seed: int, index: int) -> float:
 
 
 _FLOATS = {"transient_rate", "latency_ms"}
-_BOOLS = {"opaque_etags"}
+_BOOLS = {"opaque_etags", "plain_gcs"}
 _STATUSES = {"fail_status", "transient_status", "throttle_status"}
 
 
