@@ -151,6 +151,18 @@ READY_PATH = {
 }
 # Services that keep their objects on disk, in a scratch directory of their own.
 _NEEDS_SCRATCH = ("s3b",)
+# s3rver encrypts its ListObjectsV2 continuation tokens with DES, which
+# OpenSSL 3 (Node 17+) only offers through its legacy provider: without it
+# every listing of more than 1,000 keys answers 500 InternalError.
+_NODE_OPTIONS = {"s3b": "--openssl-legacy-provider"}
+
+
+def _environment(service: str) -> dict[str, str]:
+    env = dict(os.environ)
+    extra = _NODE_OPTIONS.get(service)
+    if extra:
+        env["NODE_OPTIONS"] = " ".join(o for o in (env.get("NODE_OPTIONS", ""), extra) if o)
+    return env
 
 
 def start(service: str, proxy_url: str, log: IO[bytes], workdir: Path, timeout: float) -> Upstream:
@@ -173,6 +185,7 @@ def _start(
         port = free_port()
         process = subprocess.Popen(
             command(service, port, proxy_url, scratch),
+            env=_environment(service),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -74,6 +74,25 @@ def test_thousand_files_first_warm_and_edited(s3: S3Target, tree: Tree) -> None:
     s3.assert_holds(prefix, expected_objects(s3, tree))
 
 
+@on_both_s3_servers
+def test_listing_of_two_pages_sees_every_object(s3: S3Target, tree: Tree) -> None:
+    """1,050 objects: ListObjectsV2 answers in two pages (1,000 keys at most
+    each) and the continuation token is the server's own. A no-change run
+    finds every file, writes nothing and prunes nothing."""
+    make_files(tree, 1050)
+    storages = s3.settings()
+    collectstatic(tree=tree, storages=storages)
+    tree.touch_all()
+    s3.reset()
+    warm = collectstatic("--prune", tree=tree, storages=storages)
+    assert warm.report.uploaded == [] and warm.report.deleted == []
+    assert set(warm.report.files.values()) == {"unchanged"}
+    counts = ops(s3, warm)
+    assert counts["ListObjectsV2"] == 2
+    assert not any(counts[w] for w in WRITES)
+    assert len(s3.under()) == 1050
+
+
 def test_same_size_edit_is_uploaded(s3: S3Target, tree: Tree) -> None:
     tree.write("css/site.css", b"body{color:red}")
     storages = s3.settings()
