@@ -3,7 +3,8 @@ and moto reached on their own ports (the test bed's
 ``STATICSHIP_TEST_*_DIRECT_ENDPOINT``), with no proxy of ours in front to
 adapt a request, and no setting beyond what the storage needs anyway.
 
-Cold, warm and edited runs; every object is read back from the emulator.
+Cold, warm and edited runs (the last with ``--prune`` and a stale object);
+every object is read back from the emulator.
 Nothing is counted at a server here: the request kinds come from
 staticship's own report.
 """
@@ -31,6 +32,7 @@ class Plain:
     storages: dict[str, Any]
     read: Callable[[str], bytes]  # bytes of the object at a key
     keys: Callable[[str], set[str]]  # keys under a prefix
+    put: Callable[[str, bytes], None]  # write an object, as another tool would
 
 
 def _direct(service: str) -> str:
@@ -63,6 +65,7 @@ def _gcs(monkeypatch: pytest.MonkeyPatch) -> Plain:
         _storages("storages.backends.gcloud.GoogleCloudStorage", options),
         lambda key: client.bucket(bucket).blob(key).download_as_bytes(raw_download=True),
         lambda prefix: {b.name for b in client.list_blobs(bucket, prefix=prefix)},
+        lambda key, data: client.bucket(bucket).blob(key).upload_from_string(data),
     )
 
 
@@ -81,6 +84,7 @@ def _azure() -> Plain:
         _storages("storages.backends.azure_storage.AzureStorage", options),
         lambda key: client.download_blob(key).readall(),
         lambda prefix: set(client.list_blob_names(name_starts_with=prefix)),
+        lambda key, data: client.upload_blob(key, data, overwrite=True) and None,
     )
 
 
@@ -107,6 +111,7 @@ def _moto() -> Plain:
         _storages("storages.backends.s3.S3Storage", options),
         lambda key: client.get_object(Bucket=bucket, Key=key)["Body"].read(),
         keys,
+        lambda key, data: client.put_object(Bucket=bucket, Key=key, Body=data) and None,
     )
 
 
@@ -146,10 +151,13 @@ def test_cold_warm_and_edited_without_the_proxy(plain: Plain, tree: Tree) -> Non
     edited = sorted(tree.files)[::10]
     for name in edited:
         tree.write(name, tree.files[name] + b"/* edited */")
-    third = collectstatic(tree=tree, storages=plain.storages)
+    plain.put("static/old/stale.js", b"stale")
+    plain.put("static-other/keep.js", b"keep")
+    third = collectstatic("--prune", tree=tree, storages=plain.storages)
     assert sorted(third.report.uploaded) == edited
-    assert third.output.rstrip().endswith("3 static files copied, 27 unmodified.")
-    assert_published(plain, tree)
+    assert third.report.deleted == ["old/stale.js"]
+    assert_published(plain, tree)  # the stale object is gone
+    assert plain.read("static-other/keep.js") == b"keep"
 
 
 def test_gcs_emulator_refusing_the_xml_put_is_asked_once(gcs: GCSTarget, tree: Tree) -> None:
