@@ -29,7 +29,7 @@ $(VENV_NEW)/.installed: pyproject.toml requirements/test.txt
 	touch $@
 
 node_modules/.installed: package.json
-	@echo "== Installing Azurite (the Azure Blob emulator) with npm, once"
+	@echo "== Installing Azurite (Azure Blob) and s3rver (a second S3 server) with npm, once"
 	npm install --no-audit --no-fund --silent
 	touch $@
 

@@ -223,6 +223,7 @@ def _azure_blob_op(method: str, headers: Headers, comp: str) -> Operation:
     return Operation("Other", False)
 
 
+# By protocol (testbed.PROTOCOL): s3b speaks S3.
 CLASSIFIERS: dict[str, Classifier] = {
     "s3": classify_s3,
     "gcs": classify_gcs,

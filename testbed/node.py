@@ -105,6 +105,7 @@ def _serve(
             server.shutdown()
         if upstream is not None:
             emulators.stop(upstream.process)
+            emulators.remove_scratch(upstream.scratch)
 
 
 def _watch_stdin(stop: threading.Event) -> None:

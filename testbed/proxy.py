@@ -18,11 +18,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import CONTROL_PREFIX, gcs_compat
+from . import CONTROL_PREFIX, PROTOCOL, gcs_compat
 from .classify import CLASSIFIERS, Operation, parse_query
 from .errors import error_response
 from .etags import CONDITIONAL_HEADERS, EtagMasker, object_name
-from .state import ControlState
+from .state import ControlState, Decision
 
 CHUNK = 256 * 1024
 REPLAYABLE_BODY = 1024 * 1024  # bodies up to this size are buffered, so a stale connection can be retried
@@ -53,7 +53,8 @@ class ProxyServer(ThreadingHTTPServer):
     def __init__(self, service: str, host: str = "127.0.0.1", port: int = 0) -> None:
         super().__init__((host, port), ProxyHandler)
         self.service = service
-        self.classify = CLASSIFIERS[service]
+        self.protocol = PROTOCOL[service]
+        self.classify = CLASSIFIERS[self.protocol]
         self.state = ControlState()
         self.masker = EtagMasker()
         self.upstream: tuple[str, int] | None = None
@@ -132,7 +133,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
                 self._drain(body)
                 self._plain(502, b"upstream not started\n")
             else:
-                self._forward(split.path, split.query, operation, decision.opaque_etags, body)
+                self._forward(split.path, split.query, operation, decision, body)
         except UpstreamError as exc:
             self.close_connection = True
             try:
@@ -217,7 +218,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
             self.close_connection = True  # the body was never asked for
         else:
             self._drain(body)
-        headers, data = error_response(self.server.service, status, fault, *error)
+        headers, data = error_response(self.server.protocol, status, fault, *error)
         self.send_response(status)
         for name, value in headers:
             self.send_header(name, value)
@@ -233,11 +234,11 @@ class ProxyHandler(BaseHTTPRequestHandler):
             pass
 
     # -- forwarding ------------------------------------------------------------
-    def _forward(self, path: str, query: str, operation: Operation, opaque: bool, body: _BodyReader) -> None:
-        masking = opaque and self.server.service == "s3"
+    def _forward(self, path: str, query: str, operation: Operation, decision: Decision, body: _BodyReader) -> None:
+        masking = decision.opaque_etags and self.server.protocol == "s3"
         target = self.path
         xml_put = None
-        if self.server.service == "gcs":
+        if self.server.protocol == "gcs" and not decision.plain_gcs:
             xml_put = gcs_compat.xml_put_target(self.command, path, query, self.path)
             target = xml_put or target
         headers = [(k, v) for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP]

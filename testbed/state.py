@@ -32,6 +32,7 @@ class Faults:
     throttle_status: int = 503
     opaque_etags: bool = False
     latency_ms: float = 0.0
+    plain_gcs: bool = False  # GCS: forward XML-API PUTs unadapted, as to a plain fake-gcs-server
     # With fail_writes_after: the error code and message of the failures, to
     # reproduce a real store's refusal (e.g. AccessControlListNotSupported).
     fail_code: str = ""
@@ -47,6 +48,7 @@ class Decision(NamedTuple):
     status: int
     latency_s: float
     opaque_etags: bool
+    plain_gcs: bool
     error: tuple[str, str] = ("", "")
 
 
@@ -123,7 +125,8 @@ class ControlState:
                 self._writes_admitted += 1
             entry["fault"] = fault
             error = (f.fail_code, f.fail_message) if fault == FAIL_WRITES else ("", "")
-            return Decision(entry, fault, status, f.latency_ms / 1000.0, f.opaque_etags, error)
+            return Decision(entry, fault, status, f.latency_ms / 1000.0, f.opaque_etags,
+                            f.plain_gcs, error)
 
     def finish(self, entry: dict[str, Any], status: int, bytes_in: int) -> None:
         with self._lock:
@@ -137,7 +140,7 @@ def _draw(seed: int, index: int) -> float:
 
 
 _FLOATS = {"transient_rate", "latency_ms"}
-_BOOLS = {"opaque_etags"}
+_BOOLS = {"opaque_etags", "plain_gcs"}
 _STATUSES = {"fail_status", "transient_status", "throttle_status"}
 _STRINGS = {"fail_code", "fail_message"}
 

@@ -24,6 +24,8 @@ from .emulators import REPO_ROOT, SetupError, parent_death_signal
 AZURE_ACCOUNT = "devstoreaccount1"
 # Azurite's documented development-storage key (public, not a secret).
 AZURE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+# s3rver's only account (documented; it refuses any other access key).
+S3RVER_KEY = "S3RVER"
 
 COMMON_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -41,20 +43,29 @@ class Node:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-def service_env(service: str, endpoint: str, control: str) -> dict[str, str]:
+def service_env(service: str, endpoint: str, control: str, direct: str) -> dict[str, str]:
+    """The variables for one service; ``direct`` is its emulator's own
+    address (no proxy: no counts, no faults, no adaptations)."""
     prefix = f"STATICSHIP_TEST_{service.upper()}_"
     if service != "azure":
-        return {prefix + "ENDPOINT": endpoint, prefix + "CONTROL": control}
-    blob_endpoint = f"{endpoint}/{AZURE_ACCOUNT}"
-    connection_string = (
+        env = {prefix + "ENDPOINT": endpoint, prefix + "CONTROL": control, prefix + "DIRECT_ENDPOINT": direct}
+        if service == "s3b":
+            env[prefix + "ACCESS_KEY_ID"] = env[prefix + "SECRET_ACCESS_KEY"] = S3RVER_KEY
+        return env
+    return {
+        prefix + "ENDPOINT": f"{endpoint}/{AZURE_ACCOUNT}",
+        prefix + "CONNECTION_STRING": _azure_connection_string(f"{endpoint}/{AZURE_ACCOUNT}"),
+        prefix + "CONTROL": control,
+        prefix + "DIRECT_ENDPOINT": f"{direct}/{AZURE_ACCOUNT}",
+        prefix + "DIRECT_CONNECTION_STRING": _azure_connection_string(f"{direct}/{AZURE_ACCOUNT}"),
+    }
+
+
+def _azure_connection_string(blob_endpoint: str) -> str:
+    return (
         f"DefaultEndpointsProtocol=http;AccountName={AZURE_ACCOUNT};"
         f"AccountKey={AZURE_KEY};BlobEndpoint={blob_endpoint};"
     )
-    return {
-        prefix + "ENDPOINT": blob_endpoint,
-        prefix + "CONNECTION_STRING": connection_string,
-        prefix + "CONTROL": control,
-    }
 
 
 def _no_proxy(current: str) -> str:
@@ -115,7 +126,8 @@ class Testbed:
             env[key] = _no_proxy(os.environ.get(key, ""))
         env["PYTHONPATH"] = _with_repo_root(os.environ.get("PYTHONPATH", ""))  # testbed.client importable
         for node in self.nodes:
-            env.update(service_env(node.service, node.info["endpoint"], node.info["control"]))
+            direct = f"http://127.0.0.1:{node.info['upstream_port']}"
+            env.update(service_env(node.service, node.info["endpoint"], node.info["control"], direct))
         return env
 
     def stop(self, grace: float = 10.0) -> None:

@@ -6,6 +6,9 @@ Live mode: set STATICSHIP_LIVE_S3_BUCKET (and the usual AWS credentials,
 optionally STATICSHIP_LIVE_S3_ENDPOINT and AWS_DEFAULT_REGION) to run the
 same S3 tests against a real endpoint; request counts are then taken from
 staticship's own report instead of the server.
+
+The ``s3`` fixture is moto unless a test asks for another server with
+``@on_both_s3_servers`` (moto and s3rver, the test bed's ``s3b``).
 """
 
 from __future__ import annotations
@@ -96,6 +99,7 @@ class S3Target(Target):
     region: str
     control: Any = None  # testbed.client.Control, or None in live mode
     client: Any = None
+    server: str = "moto"  # "moto", "s3rver" or "live"
 
     def storage_options(self, location: str = "static", **extra: Any) -> dict[str, Any]:
         options: dict[str, Any] = {
@@ -150,13 +154,24 @@ def _control(url: str | None) -> Any:
     return Control(url)
 
 
+#: The S3 servers of the test bed, by the ``s3`` fixture's parameter.
+S3_SERVERS = {"s3": "moto", "s3b": "s3rver"}
+on_both_s3_servers = pytest.mark.parametrize("s3", list(S3_SERVERS), indirect=True,
+                                             ids=list(S3_SERVERS.values()))
+
+
 @pytest.fixture
 def s3(request: pytest.FixtureRequest) -> Iterator[S3Target]:
     import boto3
     from botocore.config import Config
 
+    service = getattr(request, "param", "s3")
     live_bucket = os.environ.get("STATICSHIP_LIVE_S3_BUCKET")
-    endpoint = os.environ.get("STATICSHIP_TEST_S3_ENDPOINT")
+    variable = f"STATICSHIP_TEST_{service.upper()}_"
+    endpoint = os.environ.get(variable + "ENDPOINT")
+    if service != "s3" and (live_bucket or not endpoint):
+        pytest.skip(f"{S3_SERVERS[service]} is not running (live mode, or the test bed was "
+                    "started without it)")
     if live_bucket:
         target = S3Target(
             endpoint=os.environ.get("STATICSHIP_LIVE_S3_ENDPOINT") or None,
@@ -165,16 +180,18 @@ def s3(request: pytest.FixtureRequest) -> Iterator[S3Target]:
             access_key=None,
             secret_key=None,
             region=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+            server="live",
         )
     elif endpoint:
         target = S3Target(
             endpoint=endpoint,
             bucket="t-" + uuid.uuid4().hex[:20],
             root="",
-            access_key="testing",
-            secret_key="testing",
+            access_key=os.environ.get(variable + "ACCESS_KEY_ID", "testing"),
+            secret_key=os.environ.get(variable + "SECRET_ACCESS_KEY", "testing"),
             region="us-east-1",
-            control=_control(os.environ.get("STATICSHIP_TEST_S3_CONTROL") or endpoint),
+            control=_control(os.environ.get(variable + "CONTROL") or endpoint),
+            server=S3_SERVERS[service],
         )
     else:
         pytest.skip("no S3 endpoint: run through `make test` (or set STATICSHIP_LIVE_S3_BUCKET)")

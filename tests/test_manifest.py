@@ -1,4 +1,5 @@
-"""Manifest storages on S3: the bucket equals Django's own local output."""
+"""Manifest storages on S3: the bucket equals Django's own local output
+(the first two tests on moto and on s3rver)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from django.contrib.staticfiles.storage import ManifestFilesMixin, ManifestStati
 from django.core.management.base import CommandError
 from storages.backends.s3 import S3ManifestStaticStorage
 
-from .conftest import S3Target, Tree, collectstatic
+from .conftest import S3Target, Tree, collectstatic, on_both_s3_servers
 
 WRITES = ("PutObject", "UploadPart", "CreateMultipartUpload", "CompleteMultipartUpload",
           "DeleteObject", "DeleteObjects", "CopyObject")
@@ -95,6 +96,7 @@ def s3_settings(s3: S3Target, cls: type) -> dict[str, Any]:
     return s3.settings("%s.%s" % (cls.__module__, cls.__qualname__))
 
 
+@on_both_s3_servers
 @pytest.mark.parametrize("pair", [(TunedS3, TunedLocal), (KeepingS3, KeepingLocal)],
                          ids=["tuned", "keep-intermediate"])
 def test_bucket_equals_djangos_output(s3: S3Target, tree: Tree, tmp_path: Path,
@@ -116,6 +118,7 @@ def test_bucket_equals_djangos_output(s3: S3Target, tree: Tree, tmp_path: Path,
         assert manifest_at and max(manifest_at) == len(puts) - 1 - len(state_at)
 
 
+@on_both_s3_servers
 def test_no_change_run_skips_post_processing(s3: S3Target, tree: Tree) -> None:
     write_site(tree)
     storages = s3_settings(s3, TunedS3)

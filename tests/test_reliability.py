@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 from django.core.management.base import CommandError
 
-from .conftest import S3Target, Tree, collectstatic, make_files
+from .conftest import S3Target, Tree, collectstatic, make_files, on_both_s3_servers
 from .test_manifest import TunedS3, bucket_output, s3_settings, write_site
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -443,6 +443,7 @@ def deploy(tree: Tree, storages: dict[str, Any], version: int, *args: str, **set
     return collectstatic(*args, tree=tree, storages=storages, **settings)
 
 
+@on_both_s3_servers
 def test_prune_keeps_the_last_k_deployments(s3: S3Target, tree: Tree) -> None:
     write_site(tree)
     storages = s3_settings(s3, TunedS3)
@@ -474,6 +475,7 @@ def test_prune_keeps_the_last_k_deployments(s3: S3Target, tree: Tree) -> None:
     assert s3.get(outside) == b"keep"
 
 
+@on_both_s3_servers
 def test_prune_without_manifest_removes_stale_files(s3: S3Target, tree: Tree) -> None:
     storages = s3.settings()
     location = prefix_of(storages)

@@ -59,7 +59,7 @@ def _raw(service: str, method: str, path: str) -> tuple[int, dict[str, str], byt
 # --------------------------------------------------------------------------- control API
 
 
-@pytest.mark.parametrize("service", ["s3", "gcs", "azure"])
+@pytest.mark.parametrize("service", ["s3", "gcs", "azure", "s3b"])
 def test_control_api(service: str) -> None:
     control = _fresh_control(service)
     assert control.healthy()
@@ -84,6 +84,7 @@ def test_control_api(service: str) -> None:
         ("s3", "/", lambda h, b: b"<Code>SlowDown</Code>" in b),
         ("gcs", "/storage/v1/b", lambda h, b: json.loads(b)["error"]["code"] == 503),
         ("azure", "/devstoreaccount1?comp=list", lambda h, b: h.get("x-ms-error-code") == "ServerBusy"),
+        ("s3b", "/", lambda h, b: b"<Code>SlowDown</Code>" in b),
     ],
 )
 def test_throttle_burst_answers_in_the_service_format(service: str, path: str, check: Any) -> None:

@@ -9,6 +9,12 @@ the exact bytes the storage would upload (gzip-compressed by the storage's own
 the object comes out the same (no predefined ACL, no content encoding, simple
 headers and lowercase metadata), otherwise with the storage's own client and
 blob parameters, or through its ``_save`` when a subclass overrides it.
+
+Emulators (an endpoint other than Google's, e.g. STORAGE_EMULATOR_HOST):
+fake-gcs-server refuses the XML API's object PUT that obstore sends. On such
+an endpoint the first obstore upload decides, before any other is sent: if
+the emulator refuses it, that file and every later one go through the
+storage's client (the JSON API), which emulators accept.
 """
 
 from __future__ import annotations
@@ -182,8 +188,8 @@ class GCSAdapter(Adapter):
     def upload(self, item: Prepared) -> str | None:
         key = self.key(item.file.name)
         try:
-            if self._fast is not None and self._fast.can_write(item):
-                self._fast.put(key, item)
+            if self._fast is not None and self._fast.can_write(item) and \
+                    self._fast.try_put(key, item, self.is_transient):
                 self.requests["PUT"] += 1
             elif not overrides(self.storage, SERVES, "_save"):
                 self._upload_with_client(key, item)
@@ -442,6 +448,9 @@ class _ObstoreWriter:
         self.provider = provider
         self._store: Any = None
         self._lock = threading.Lock()
+        # Google's endpoint takes the XML PUT; an emulator is asked once (None: not yet).
+        self.accepted: bool | None = None if "base_url" in config else True
+        self._probe = threading.Lock()
 
     @classmethod
     def for_storage(cls, storage: Any, workers: int) -> _ObstoreWriter | None:
@@ -508,6 +517,28 @@ class _ObstoreWriter:
                     credential_provider=self.provider,
                 )
             return self._store
+
+    def try_put(self, key: str, item: Prepared, is_transient: Any) -> bool:
+        """Write ``item`` at ``key``; False, having written nothing, when this
+        endpoint (an emulator) refuses obstore's request: write it another way.
+        On an emulator the first call decides while the others wait; an error
+        that may go away (``is_transient``) decides nothing and is raised."""
+        if self.accepted is None:
+            with self._probe:
+                if self.accepted is None:
+                    try:
+                        self.put(key, item)
+                    except Exception as exc:  # the emulator's refusal, or an error to raise
+                        if is_transient(exc):
+                            raise
+                        self.accepted = False
+                        return False
+                    self.accepted = True
+                    return True
+        if not self.accepted:
+            return False
+        self.put(key, item)
+        return True
 
     def put(self, key: str, item: Prepared) -> None:
         import obstore
