@@ -400,17 +400,23 @@ class Pipeline:
         use, after the new one is fully published (so the site is never left
         without files). Only names under the storage's location are listed,
         so nothing outside it can be touched."""
-        doomed = sorted(name for name in remote if name not in keep)
+        stale = {name: state for name, state in remote.items() if name not in keep}
+        keys, spared = self.adapter.deletable(stale, keep)
+        for name, why in sorted(spared.items()):
+            self.log("Keeping '%s': %s." % (name, why), 1)
+        doomed = sorted(keys)
         freed = sum(remote[name].size or 0 for name in doomed)
         verb = "Pretending to delete" if self.options.dry_run else "Deleting"
         for name in doomed:
             self.log("%s '%s'" % (verb, name), 1)
         self.log("%s %d files (%d bytes)." % (
             "Would delete" if self.options.dry_run else "Deleted", len(doomed), freed), 1)
-        if (doomed or internal) and not self.options.dry_run:
+        records = self.adapter.deletable({n: self.internal[n] for n in internal}, ())[0]
+        doomed_keys = [keys[name] for name in doomed] + [records[n] for n in sorted(records)]
+        if doomed_keys and not self.options.dry_run:
             with self.report.phase("delete"):
                 try:
-                    self.retrying(lambda: self.adapter.delete_many([*doomed, *internal]))
+                    self.retrying(lambda: self.adapter.delete_many(doomed_keys))
                 except Exception as exc:  # noqa: BLE001
                     raise self.failure("Deleting stale files", exc) from exc
         self.report.deleted = doomed

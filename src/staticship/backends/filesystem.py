@@ -44,7 +44,7 @@ class FileSystemAdapter(Adapter):
                     size = os.stat(path).st_size
                 except OSError:  # a broken link: replace it
                     size = -1
-                found[name] = RemoteState("file:" + name, size)
+                found[name] = RemoteState("file:" + name, size, key=path)
         return found
 
     def prepare(self, file: LocalFile, remote: RemoteState | None) -> Prepared:
@@ -111,9 +111,13 @@ class FileSystemAdapter(Adapter):
     def write_small(self, name: str, data: bytes, content_type: str) -> None:
         self._write(name, data)
 
-    def delete_many(self, names: list[str]) -> None:
-        for name in names:
+    def key(self, name: str) -> str:
+        return str(self.storage.path(name))
+
+    def delete_many(self, keys: list[str]) -> None:
+        """``keys`` are the paths the listing walked to."""
+        for path in keys:
             try:
-                os.unlink(self.storage.path(name))
+                os.unlink(path)
             except FileNotFoundError:
                 pass
