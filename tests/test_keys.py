@@ -4,11 +4,15 @@ what is true at the point it interrupts (item 14)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.contrib.staticfiles.storage import StaticFilesStorage
+from django.core.management.base import CommandError
 
 from .conftest import AzureTarget, GCSTarget, S3Target, Tree, collectstatic
+from .test_manifest import TunedS3, s3_settings, write_site
 
 
 def site(tree: Tree, count: int = 2) -> None:
@@ -112,3 +116,66 @@ def test_deletable_spares_unlisted_keys_and_keys_of_kept_names() -> None:
         "weird": "a file this deployment keeps is stored under its key",
         "gone": "the listing gave no key to delete it by",
     }
+
+
+# -- item 4: --prune --no-post-process ------------------------------------------
+
+def test_prune_without_post_processing_is_refused_before_any_request(s3: S3Target,
+                                                                     tree: Tree) -> None:
+    """A manifest storage's live deployment (manifest and hashed files) is
+    made by post-processing: --prune --no-post-process would delete all of
+    it. The run stops before its first request, naming both options."""
+    write_site(tree)
+    storages = s3_settings(s3, TunedS3)
+    collectstatic(tree=tree, storages=storages)
+    before = {k: v["ETag"] for k, v in s3.objects(s3.location() + "/").items()}
+    s3.reset()
+    for extra in ((), ("--dry-run",)):
+        with pytest.raises(CommandError) as info:
+            collectstatic("--prune", "--no-post-process", *extra, tree=tree, storages=storages)
+        message = str(info.value)
+        assert "--prune with --no-post-process" in message and "\n" not in message
+        assert "drop --no-post-process, or drop --prune" in message
+    assert not s3.control.requests()
+    assert {k: v["ETag"] for k, v in s3.objects(s3.location() + "/").items()} == before
+
+
+def test_clear_without_post_processing_keeps_stocks_meaning(s3: S3Target, tree: Tree) -> None:
+    """--clear is unaffected: the destination ends holding what this run
+    collected (the unprocessed files), as stock leaves it."""
+    write_site(tree)
+    storages = s3_settings(s3, TunedS3)
+    collectstatic(tree=tree, storages=storages)
+    collectstatic("--clear", "--no-post-process", tree=tree, storages=storages)
+    assert set(s3.under()) == set(tree.files)
+
+
+# -- item 5: --prune where stock runs --------------------------------------------
+
+class Processing(StaticFilesStorage):
+    """A storage that post-processes its own way: staticship runs stock."""
+
+    def post_process(self, paths: Any, dry_run: bool = False, **options: Any) -> Any:
+        yield from ()
+
+
+def test_prune_on_a_stock_fallback_says_it_is_ignored(tree: Tree, tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "stale.css").write_bytes(b"old")
+    tree.write("a.css", b"a")
+    storages = {
+        "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+        "staticfiles": {"BACKEND": "%s.%s" % (__name__, Processing.__qualname__),
+                        "OPTIONS": {"location": str(root)}},
+    }
+    run = collectstatic("--prune", tree=tree, storages=storages, STATIC_ROOT=str(root))
+    lines = [line for line in run.output.splitlines() if "--prune" in line]
+    assert lines == [
+        "--prune is ignored: the storage post-processes with its own post_process(), so "
+        "Django's stock collectstatic runs, and it does not prune."
+    ]
+    assert (root / "stale.css").read_bytes() == b"old"
+    assert (root / "a.css").read_bytes() == b"a"
+    plain = collectstatic(tree=tree, storages=storages, STATIC_ROOT=str(root))
+    assert "--prune" not in plain.output

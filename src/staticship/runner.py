@@ -71,6 +71,12 @@ def collect(command: Any) -> dict[str, list[str]]:
     """Run staticship for a ``collectstatic`` command whose options are set;
     return what stock ``collect()`` returns, for the stock summary line."""
     storage = destination(command)
+    if getattr(command, "prune", False) and not command.post_process and hasattr(storage, "post_process"):
+        raise CommandError(
+            "--prune with --no-post-process would delete what post-processing made for the "
+            "live deployment (a manifest storage's manifest and hashed files): drop "
+            "--no-post-process, or drop --prune. Nothing was changed."
+        )
     options = Options(
         dry_run=command.dry_run,
         clear=command.clear,
@@ -83,9 +89,9 @@ def collect(command: Any) -> dict[str, list[str]]:
     if command.post_process and hasattr(storage, "post_process") and not manifest:
         # Some other post-processing storage: its post_process() may read
         # the destination, so it gets stock's sequence of operations.
-        return stock(command)
+        return fall_back(command, "the storage post-processes with its own post_process()")
     if manifest and "manifest_storage" in configured_options():
-        return stock(command)
+        return fall_back(command, "the manifest is kept in a separate manifest_storage")
     completed = Completed()
     events = Fanout(progress.for_command(command.verbosity, command.stdout, command.stderr), completed)
     pipeline: Pipeline | None = None
@@ -123,6 +129,17 @@ def collect(command: Any) -> dict[str, list[str]]:
         "skipped": report.skipped,
         "deleted": report.deleted,
     }
+
+
+def fall_back(command: Any, why: str) -> dict[str, list[str]]:
+    """Run stock for a case staticship does not handle, saying so when the
+    user asked for what only staticship does (``--prune``)."""
+    if getattr(command, "prune", False):
+        command.stderr.write(
+            "--prune is ignored: %s, so Django's stock collectstatic runs, and it does not "
+            "prune." % why, style_func=command.style.WARNING,
+        )
+    return stock(command)
 
 
 def stock(command: Any) -> dict[str, list[str]]:
