@@ -179,3 +179,127 @@ def test_prune_on_a_stock_fallback_says_it_is_ignored(tree: Tree, tmp_path: Path
     assert (root / "a.css").read_bytes() == b"a"
     plain = collectstatic(tree=tree, storages=storages, STATIC_ROOT=str(root))
     assert "--prune" not in plain.output
+
+
+# -- item 14: what a Ctrl-C message says, by phase ------------------------------
+
+def interrupted(*args: str, tree: Tree, storages: dict[str, Any], **settings: Any) -> str:
+    """Run collectstatic expecting Ctrl-C's error; its one line."""
+    with pytest.raises(CommandError) as info:
+        collectstatic(*args, tree=tree, storages=storages, **settings)
+    assert info.value.returncode == 130
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+def sigint_on_first(monkeypatch: pytest.MonkeyPatch, adapter: type, spare: str = "") -> list[str]:
+    """Make the first upload (other than of ``spare``) deliver a real SIGINT
+    to this process and then finish, as an upload in flight does when the
+    user presses Ctrl-C: the main thread, waiting on the uploads, gets the
+    KeyboardInterrupt. Returns the names uploaded."""
+    import os
+    import signal
+
+    original = adapter.upload
+    seen: list[str] = []
+
+    def upload(self: Any, item: Any) -> Any:
+        if not seen and item.file.name != spare:
+            os.kill(os.getpid(), signal.SIGINT)
+        seen.append(item.file.name)
+        return original(self, item)
+
+    monkeypatch.setattr(adapter, "upload", upload)
+    return seen
+
+
+def raise_interrupt(monkeypatch: pytest.MonkeyPatch, cls: type, method: str) -> None:
+    def interrupt(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cls, method, interrupt)
+
+
+def test_ctrl_c_while_listing_says_nothing_was_written(s3: S3Target, tree: Tree,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from staticship.backends.s3 import S3Adapter
+
+    write_site(tree)
+    raise_interrupt(monkeypatch, S3Adapter, "inventory")
+    message = interrupted(tree=tree, storages=s3_settings(s3, TunedS3))
+    assert message.startswith("Interrupted before anything was written")
+    assert s3.objects(s3.location() + "/") == {}
+
+
+def test_ctrl_c_during_uploads_before_the_manifest(s3: S3Target, tree: Tree,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from staticship.backends.s3 import S3Adapter
+
+    write_site(tree)
+    storages = s3_settings(s3, TunedS3)
+    collectstatic(tree=tree, storages=storages)
+    manifest_key = s3.location() + "/assets.json"
+    live = s3.get(manifest_key)
+    tree.write("css/base.css", b"body { color: blue }\n")
+    seen = sigint_on_first(monkeypatch, S3Adapter, spare="assets.json")
+    message = interrupted(tree=tree, storages=storages)
+    assert message.startswith("Interrupted while uploading, before the manifest")
+    assert "previous deployment is still served" in message
+    assert seen and "assets.json" not in seen
+    assert s3.get(manifest_key) == live
+
+
+def test_ctrl_c_during_plain_uploads_says_files_are_mixed(s3: S3Target, tree: Tree,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from staticship.backends.s3 import S3Adapter
+
+    site(tree, 3)
+    sigint_on_first(monkeypatch, S3Adapter)
+    message = interrupted(tree=tree, storages=s3.settings(), STATICSHIP_WORKERS=1)
+    assert message.startswith("Interrupted while uploading: ")
+    assert "some files are new and others not yet" in message
+    assert "manifest" not in message
+    assert 1 <= len(s3.under()) < 3
+
+
+def test_ctrl_c_after_the_manifest_says_the_deployment_is_live(
+        s3: S3Target, tree: Tree, monkeypatch: pytest.MonkeyPatch) -> None:
+    from staticship.backends.s3 import S3Adapter
+
+    write_site(tree)
+    storages = s3_settings(s3, TunedS3)
+    raise_interrupt(monkeypatch, S3Adapter, "write_small")  # the deployment record
+    message = interrupted(tree=tree, storages=storages)
+    assert message.startswith("Interrupted after the new deployment was published (it is live)")
+    assert "records" in message
+    assert "assets.json" in s3.under()
+
+
+def test_ctrl_c_while_deleting_says_the_deployment_is_complete(
+        s3: S3Target, tree: Tree, monkeypatch: pytest.MonkeyPatch) -> None:
+    from staticship.backends.s3 import S3Adapter
+
+    site(tree)
+    storages = s3.settings()
+    s3.client.put_object(Bucket=s3.bucket, Key=s3.location() + "/stale.css", Body=b"old")
+    raise_interrupt(monkeypatch, S3Adapter, "delete_many")
+    message = interrupted("--prune", tree=tree, storages=storages)
+    assert message.startswith("Interrupted while deleting files the deployment no longer uses")
+    assert "live and complete" in message
+    assert set(s3.under()) == {"stale.css", *tree.files}
+
+
+def test_ctrl_c_during_a_stock_run_says_so(tree: Tree, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "root"
+    tree.write("a.css", b"a")
+    storages = {
+        "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+        "staticfiles": {"BACKEND": "%s.%s" % (__name__, Processing.__qualname__),
+                        "OPTIONS": {"location": str(root)}},
+    }
+    raise_interrupt(monkeypatch, Processing, "post_process")
+    message = interrupted(tree=tree, storages=storages, STATIC_ROOT=str(root))
+    assert message.startswith("Interrupted while Django's stock collectstatic was copying files")
+    assert "previous deployment is still served" not in message

@@ -6,6 +6,7 @@ them, so that the order of a run can be read top to bottom in ``run``.
 
 from __future__ import annotations
 
+import enum
 import json
 import posixpath
 import threading
@@ -37,6 +38,16 @@ R = TypeVar("R")
 HISTORY = 20
 
 
+class Phase(enum.Enum):
+    """How far a run got: what an interruption leaves behind."""
+
+    NOTHING_WRITTEN = "nothing written"
+    UPLOADING = "uploading"  # files replaced one by one (no manifest)
+    BEFORE_MANIFEST = "before manifest"  # new files going up, the manifest not yet
+    PUBLISHED = "published"  # every file written; records and deletes may be left
+    DELETING = "deleting"
+
+
 @dataclass
 class Options:
     dry_run: bool = False
@@ -65,6 +76,7 @@ class Pipeline:
         self._state: State | None = None
         self._state_listed = False
         self.internal: dict[str, RemoteState] = {}
+        self.phase = Phase.NOTHING_WRITTEN
 
     # -- the run, top to bottom --------------------------------------------
     def run(self) -> Report:
@@ -206,6 +218,7 @@ class Pipeline:
             if not self.options.dry_run:
                 with report.phase("upload"):
                     results = self.upload(plan, prepared, last)
+                self.phase = Phase.PUBLISHED
                 section = None
                 if inputs is not None and deployment is not None:
                     section = {"inputs": inputs, "outputs": self.outputs(prepared, remote, results)}
@@ -330,6 +343,8 @@ class Pipeline:
         lock = threading.Lock()
 
         def done(item: Prepared, result: object) -> None:
+            if item.file.name in last:
+                self.phase = Phase.PUBLISHED
             with lock:
                 self.report.bytes_uploaded += item.size
             events.file_uploaded(item.file.name, item.size)
@@ -347,6 +362,8 @@ class Pipeline:
             on_retry=retrying,
         )
         events.upload_started(len(names), sum(prepared[n].size for n in names))
+        if names:
+            self.phase = Phase.BEFORE_MANIFEST if final else Phase.UPLOADING
         try:
             results = transfers.run(first, final)
         except ApplyError as exc:
@@ -414,6 +431,7 @@ class Pipeline:
         records = self.adapter.deletable({n: self.internal[n] for n in internal}, ())[0]
         doomed_keys = [keys[name] for name in doomed] + [records[n] for n in sorted(records)]
         if doomed_keys and not self.options.dry_run:
+            self.phase = Phase.DELETING
             with self.report.phase("delete"):
                 try:
                     self.retrying(lambda: self.adapter.delete_many(doomed_keys))

@@ -18,7 +18,7 @@ from . import conf, progress
 from .backends import adapter_for
 from .events import Completed, Fanout
 from .manifest import is_manifest_storage
-from .pipeline import Options, Pipeline
+from .pipeline import Options, Phase, Pipeline
 from .plan import Reason
 from .report import Report, stock_json
 
@@ -106,6 +106,8 @@ def collect(command: Any) -> dict[str, list[str]]:
         finally:
             adapter.close()
     except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt):
+            command.interrupted_at = pipeline.phase if pipeline is not None else Phase.NOTHING_WRITTEN
         # --report: a failed run still says what it planned and what it wrote.
         failed = pipeline.report if pipeline is not None else Report(dry_run=command.dry_run)
         document = failed.as_json(
@@ -150,6 +152,8 @@ def stock(command: Any) -> dict[str, list[str]]:
     try:
         result: dict[str, list[str]] = stock_collect(command)
     except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt):
+            command.interrupted_at = None  # stock was copying files in place
         document = stock_json({}, where, command.dry_run, time.perf_counter() - start,
                               "failed", _error_text(exc))
         try:
