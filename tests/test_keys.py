@@ -193,21 +193,44 @@ def interrupted(*args: str, tree: Tree, storages: dict[str, Any], **settings: An
     return message
 
 
-def sigint_on_first(monkeypatch: pytest.MonkeyPatch, adapter: type, spare: str = "") -> list[str]:
-    """Make the first upload (other than of ``spare``) deliver a real SIGINT
-    to this process and then finish, as an upload in flight does when the
-    user presses Ctrl-C: the main thread, waiting on the uploads, gets the
-    KeyboardInterrupt. Returns the names uploaded."""
-    import os
-    import signal
+def ctrl_c_during_upload(monkeypatch: pytest.MonkeyPatch, adapter: type, spare: str = "",
+                         only: str = "") -> list[str]:
+    """Press Ctrl-C while the first upload (other than of ``spare``; of
+    ``only`` if given) is in flight: the main thread, waiting on the
+    uploads, gets KeyboardInterrupt, and that upload then finishes, as one
+    in flight does. (Raised in-process: a real SIGINT reaches a thread
+    blocked on a lock only when the kernel picks that thread.) Returns the
+    names uploaded."""
+    import threading
 
+    from staticship import apply
+
+    in_flight = threading.Event()
+    transfers: list[Any] = []
+    real_wait, real_one = apply.wait, apply.Transfers._one
+
+    def wait(*args: Any, **kwargs: Any) -> Any:
+        if in_flight.is_set() and not transfers[0]._stop.is_set():
+            raise KeyboardInterrupt
+        if not in_flight.is_set():
+            kwargs["timeout"] = 0.01  # look again soon: the caller loops while any is pending
+        return real_wait(*args, **kwargs)
+
+    def one(self: Any, item: Any) -> Any:
+        transfers[:] = [self]
+        return real_one(self, item)
+
+    monkeypatch.setattr(apply, "wait", wait)
+    monkeypatch.setattr(apply.Transfers, "_one", one)
     original = adapter.upload
     seen: list[str] = []
 
     def upload(self: Any, item: Any) -> Any:
-        if not seen and item.file.name != spare:
-            os.kill(os.getpid(), signal.SIGINT)
-        seen.append(item.file.name)
+        name = item.file.name
+        if not in_flight.is_set() and name != spare and (not only or name == only):
+            in_flight.set()
+            assert transfers[0]._stop.wait(60), "the interrupt was not taken"
+        seen.append(name)
         return original(self, item)
 
     monkeypatch.setattr(adapter, "upload", upload)
@@ -242,7 +265,7 @@ def test_ctrl_c_during_uploads_before_the_manifest(s3: S3Target, tree: Tree,
     manifest_key = s3.location() + "/assets.json"
     live = s3.get(manifest_key)
     tree.write("css/base.css", b"body { color: blue }\n")
-    seen = sigint_on_first(monkeypatch, S3Adapter, spare="assets.json")
+    seen = ctrl_c_during_upload(monkeypatch, S3Adapter, spare="assets.json")
     message = interrupted(tree=tree, storages=storages)
     assert message.startswith("Interrupted while uploading, before the manifest")
     assert "previous deployment is still served" in message
@@ -250,12 +273,30 @@ def test_ctrl_c_during_uploads_before_the_manifest(s3: S3Target, tree: Tree,
     assert s3.get(manifest_key) == live
 
 
+def test_ctrl_c_while_the_manifest_is_in_flight_says_it_is_live(
+        s3: S3Target, tree: Tree, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C lands while the manifest's upload is on the wire: the upload
+    finishes (uploads in flight are never cut), so the new deployment is
+    live, and the message says so, not that the previous one is served."""
+    from staticship.backends.s3 import S3Adapter
+
+    write_site(tree)
+    storages = s3_settings(s3, TunedS3)
+    collectstatic(tree=tree, storages=storages)
+    live = s3.get(s3.location() + "/assets.json")
+    tree.write("css/base.css", b"body { color: blue }\n")
+    ctrl_c_during_upload(monkeypatch, S3Adapter, only="assets.json")
+    message = interrupted(tree=tree, storages=storages)
+    assert message.startswith("Interrupted after the new deployment was published (it is live)")
+    assert s3.get(s3.location() + "/assets.json") != live
+
+
 def test_ctrl_c_during_plain_uploads_says_files_are_mixed(s3: S3Target, tree: Tree,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     from staticship.backends.s3 import S3Adapter
 
     site(tree, 3)
-    sigint_on_first(monkeypatch, S3Adapter)
+    ctrl_c_during_upload(monkeypatch, S3Adapter)
     message = interrupted(tree=tree, storages=s3.settings(), STATICSHIP_WORKERS=1)
     assert message.startswith("Interrupted while uploading: ")
     assert "some files are new and others not yet" in message
@@ -303,3 +344,27 @@ def test_ctrl_c_during_a_stock_run_says_so(tree: Tree, tmp_path: Path,
     message = interrupted(tree=tree, storages=storages, STATIC_ROOT=str(root))
     assert message.startswith("Interrupted while Django's stock collectstatic was copying files")
     assert "previous deployment is still served" not in message
+
+
+def test_ctrl_c_while_uploads_are_being_queued_abandons_the_queued(
+        s3: S3Target, tree: Tree, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C while the uploads are still being handed to the workers: what
+    was queued and not started is abandoned (not uploaded on the way out)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    site(tree, 5)
+    real_submit = ThreadPoolExecutor.submit
+    queued: list[str] = []
+
+    def submit(self: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        if getattr(fn, "__name__", "") == "_one":
+            queued.append(args[0].file.name)
+            if len(queued) == 3:
+                raise KeyboardInterrupt
+        return real_submit(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(ThreadPoolExecutor, "submit", submit)
+    message = interrupted(tree=tree, storages=s3.settings(), STATICSHIP_WORKERS=1)
+    assert message.startswith("Interrupted while uploading: ")
+    assert len(queued) == 3
+    assert len(s3.under()) <= 1  # the first, if it had started; never the second
