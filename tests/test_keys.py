@@ -198,9 +198,10 @@ def ctrl_c_during_upload(monkeypatch: pytest.MonkeyPatch, adapter: type, spare: 
     """Press Ctrl-C while the first upload (other than of ``spare``; of
     ``only`` if given) is in flight: the main thread, waiting on the
     uploads, gets KeyboardInterrupt, and that upload then finishes, as one
-    in flight does. (Raised in-process: a real SIGINT reaches a thread
-    blocked on a lock only when the kernel picks that thread.) Returns the
-    names uploaded."""
+    in flight does. (Raised in-process: a SIGINT sent to the main thread
+    with pthread_kill was, in 3 of 8 runs here, taken only once the uploads
+    it waited on had ended, so a signal cannot place the interrupt.)
+    Returns the names uploaded."""
     import threading
 
     from staticship import apply
