@@ -171,10 +171,10 @@ def test_prune_on_a_stock_fallback_says_it_is_ignored(tree: Tree, tmp_path: Path
     }
     run = collectstatic("--prune", tree=tree, storages=storages, STATIC_ROOT=str(root))
     lines = [line for line in run.output.splitlines() if "--prune" in line]
-    assert lines == [
+    assert lines == [(
         "--prune is ignored: the storage post-processes with its own post_process(), so "
         "Django's stock collectstatic runs, and it does not prune."
-    ]
+    )]
     assert (root / "stale.css").read_bytes() == b"old"
     assert (root / "a.css").read_bytes() == b"a"
     plain = collectstatic(tree=tree, storages=storages, STATIC_ROOT=str(root))
