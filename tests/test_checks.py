@@ -48,7 +48,7 @@ def test_clean_configurations_raise_nothing() -> None:
     assert ids() == []
     assert ids(STORAGES=LOCAL) == []  # filesystem adapter; the manifest is not read
     assert ids(STATICSHIP_WORKERS=8, STATICSHIP_ENABLED=False, STATICSHIP_MAX_ATTEMPTS=1,
-               STATICSHIP_FAST_TRANSFER=False, STATICSHIP_STATE_NAME="x/state.json") == []
+               STATICSHIP_FAST_TRANSFER=False, STATICSHIP_STATE_NAME=".x/state.json") == []
     assert ids(STATICSHIP_ADAPTER="staticship.backends.s3.S3Adapter") == []
 
 
@@ -184,6 +184,25 @@ def test_e003_adapter_setting(value: Any, text: str) -> None:
 @pytest.mark.parametrize("value", ["", "/abs/state.json", 7])
 def test_e004_state_name(value: Any) -> None:
     assert ids(STATICSHIP_STATE_NAME=value) == ["staticship.E004"]
+
+
+@pytest.mark.parametrize("value", ["css/state.json", "state.json", "./css/state.json",
+                                   "../x/state.json", "css/.state.json"])
+def test_e008_state_record_outside_a_hidden_folder(value: str) -> None:
+    """A state record in a user folder makes every file there staticship's
+    own (never uploaded, never pruned)."""
+    [message] = messages(STATICSHIP_STATE_NAME=value)
+    assert message.id == "staticship.E008"
+    assert repr(value) in message.msg and "never be uploaded or pruned" in message.msg
+    folder = value.rpartition("/")[0]
+    assert ("every file under '%s/'" % folder if folder else "a file named 'state.json'") in message.msg
+    assert message.hint and "starts with '.'" in message.hint
+
+
+@pytest.mark.parametrize("value", [".staticship/state.json", ".deploy/x/s.json", ".state.json",
+                                   "a/.b/state.json"])
+def test_e008_not_raised_for_hidden_folders(value: str) -> None:
+    assert ids(STATICSHIP_STATE_NAME=value) == []
 
 
 def test_e005_explicit_adapter_must_handle_the_storage() -> None:

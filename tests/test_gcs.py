@@ -268,7 +268,7 @@ def test_batch_delete_failure_names_the_object(gcs: GCSTarget, monkeypatch: pyte
 
     monkeypatch.setattr(storage.client._http, "request", request)
     with pytest.raises(TransferError) as info:
-        adapter.delete_many(["a.js", "b.js", "c d.js", "e.js"])
+        adapter.delete_many([adapter.prefix + n for n in ("a.js", "b.js", "c d.js", "e.js")])
     message = str(info.value)
     # The answers came in reverse order: matched by Content-ID, the third failed.
     assert "HTTP %d: refused" % status in message
@@ -287,7 +287,7 @@ def test_batch_delete_of_missing_objects_is_no_error(gcs: GCSTarget,
     adapter = GCSAdapter(storage, workers=2)
     monkeypatch.setattr(storage.client._http, "request",
                         lambda method, url, data, **kw: _answer(data, {0: (404, "Not Found")}))
-    adapter.delete_many(["gone.js", "also.js"])
+    adapter.delete_many([adapter.prefix + n for n in ("gone.js", "also.js")])
     assert adapter.requests == Counter({"BATCH": 1})
 
 
@@ -311,7 +311,7 @@ def test_batch_answer_that_is_not_multipart_fails(gcs: GCSTarget,
 
     monkeypatch.setattr(storage.client._http, "request", request)
     with pytest.raises(TransferError, match="0 answers for 2 objects"):
-        adapter.delete_many(["a.js", "b.js"])
+        adapter.delete_many([adapter.prefix + n for n in ("a.js", "b.js")])
 
 
 # -- manifest storage ---------------------------------------------------------

@@ -140,11 +140,11 @@ class Transfers(Generic[T]):
                 continue
             failures: list[tuple[str, BaseException]] = []
             with ThreadPoolExecutor(self.workers, thread_name_prefix="staticship") as pool:
-                futures: dict[Future[object], tuple[int, T]] = {
-                    pool.submit(self._one, item): (offset + index, item)
-                    for index, item in enumerate(group)
-                }
                 try:
+                    futures: dict[Future[object], tuple[int, T]] = {
+                        pool.submit(self._one, item): (offset + index, item)
+                        for index, item in enumerate(group)
+                    }
                     pending = set(futures)
                     while pending:
                         done, pending = wait(pending, return_when=FIRST_EXCEPTION)

@@ -134,6 +134,34 @@ def check_setting_types(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
     return messages
 
 
+@register(Tags.staticfiles)
+def check_state_folder(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    """Everything in the state record's folder counts as staticship's own
+    (never uploaded, never pruned as a user file), and so does the record's
+    own name. Django's default ignore patterns skip ``.*`` at any depth, so
+    no user file lives in a hidden folder."""
+    state_name = conf.get("STATE_NAME")
+    if not isinstance(state_name, str) or not state_name.strip("/") or state_name.startswith("/"):
+        return []  # E004 says so
+    folder, _, filename = state_name.rpartition("/")
+    if any(_hidden(part) for part in (folder.split("/") if folder else [filename])):
+        return []
+    shadowed = "every file under '%s/'" % folder if folder else "a file named '%s'" % filename
+    return [
+        Error(
+            "STATICSHIP_STATE_NAME %r is not in a hidden folder: %s would count as "
+            "staticship's own and never be uploaded or pruned." % (state_name, shadowed),
+            hint="Put it in a folder whose name starts with '.', which collectstatic ignores "
+            "(the default is %r)." % conf.DEFAULTS["STATE_NAME"],
+            id="staticship.E008",
+        )
+    ]
+
+
+def _hidden(part: str) -> bool:
+    return part.startswith(".") and part not in (".", "..")
+
+
 def _explicit_adapter() -> tuple[type | None, str | None]:
     """(the class named by STATICSHIP_ADAPTER, None) or (None, what is wrong)."""
     from .backends import load

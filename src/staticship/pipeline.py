@@ -6,6 +6,7 @@ them, so that the order of a run can be read top to bottom in ``run``.
 
 from __future__ import annotations
 
+import enum
 import json
 import posixpath
 import threading
@@ -35,6 +36,16 @@ Log = Callable[[str, int], None]
 R = TypeVar("R")
 # Deployment ids remembered in the state record (for --prune).
 HISTORY = 20
+
+
+class Phase(enum.Enum):
+    """How far a run got: what an interruption leaves behind."""
+
+    NOTHING_WRITTEN = "nothing written"
+    UPLOADING = "uploading"  # files replaced one by one (no manifest)
+    BEFORE_MANIFEST = "before manifest"  # new files going up, the manifest not yet
+    PUBLISHED = "published"  # every file written; records and deletes may be left
+    DELETING = "deleting"
 
 
 @dataclass
@@ -70,6 +81,7 @@ class Pipeline:
         self.processed: tuple[dict[str, str], str] | None = None
         # The found files' source paths, for stock's "Copying '...'" lines.
         self.sources: dict[str, str] = {}
+        self.phase = Phase.NOTHING_WRITTEN
 
     # -- the run, top to bottom --------------------------------------------
     def run(self) -> Report:
@@ -217,6 +229,7 @@ class Pipeline:
             if not self.options.dry_run:
                 with report.phase("upload"):
                     results = self.upload(plan, prepared, last)
+                self.phase = Phase.PUBLISHED
                 section = None
                 if inputs is not None and deployment is not None:
                     section = {"inputs": inputs, "outputs": self.outputs(prepared, remote, results),
@@ -382,6 +395,8 @@ class Pipeline:
         lock = threading.Lock()
 
         def done(item: Prepared, result: object) -> None:
+            if item.file.name in last:
+                self.phase = Phase.PUBLISHED
             with lock:
                 self.report.bytes_uploaded += item.size
             events.file_uploaded(item.file.name, item.size)
@@ -399,6 +414,8 @@ class Pipeline:
             on_retry=retrying,
         )
         events.upload_started(len(names), sum(prepared[n].size for n in names))
+        if names:
+            self.phase = Phase.BEFORE_MANIFEST if final else Phase.UPLOADING
         try:
             results = transfers.run(first, final)
         except ApplyError as exc:
@@ -456,7 +473,11 @@ class Pipeline:
         use, after the new one is fully published (so the site is never left
         without files). Only names under the storage's location are listed,
         so nothing outside it can be touched."""
-        doomed = sorted(name for name in remote if name not in keep)
+        stale = {name: state for name, state in remote.items() if name not in keep}
+        keys, spared = self.adapter.deletable(stale, keep)
+        for name, why in sorted(spared.items()):
+            self.log("Keeping '%s': %s." % (name, why), 1)
+        doomed = sorted(keys)
         freed = sum(remote[name].size or 0 for name in doomed)
         verb = "Pretending to delete" if self.options.dry_run else "Deleting"
         # Stock's --clear lines moved to -v 2 in Django 6.1 (--prune's stay at 1).
@@ -465,10 +486,13 @@ class Pipeline:
             self.log("%s '%s'" % (verb, name), level)
         self.log("%s %d files (%d bytes)." % (
             "Would delete" if self.options.dry_run else "Deleted", len(doomed), freed), 1)
-        if (doomed or internal) and not self.options.dry_run:
+        records = self.adapter.deletable({n: self.internal[n] for n in internal}, ())[0]
+        doomed_keys = [keys[name] for name in doomed] + [records[n] for n in sorted(records)]
+        if doomed_keys and not self.options.dry_run:
+            self.phase = Phase.DELETING
             with self.report.phase("delete"):
                 try:
-                    self.retrying(lambda: self.adapter.delete_many([*doomed, *internal]))
+                    self.retrying(lambda: self.adapter.delete_many(doomed_keys))
                 except Exception as exc:  # noqa: BLE001
                     raise self.failure("Deleting stale files", exc) from exc
         self.report.deleted = doomed

@@ -31,6 +31,9 @@ class LocalState:
 class RemoteState:
     token: str | None
     size: int | None = None
+    #: The object's key exactly as the listing gave it (location included):
+    #: what a delete must name. None when the backend did not say.
+    key: str | None = field(default=None, kw_only=True)
 
 
 @dataclass(frozen=True)

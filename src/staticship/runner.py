@@ -20,7 +20,7 @@ from . import conf, progress
 from .backends import adapter_for
 from .events import Completed, Fanout
 from .manifest import PostProcessingFailed, is_manifest_storage
-from .pipeline import Options, Pipeline
+from .pipeline import Options, Phase, Pipeline
 from .plan import Reason
 from .report import Report, stock_json
 
@@ -112,6 +112,12 @@ def collect(command: Any) -> dict[str, list[str]]:
         # Stock's configuration error before any work: a local storage with
         # no location (an empty STATIC_ROOT) raises ImproperlyConfigured.
         storage.path("")
+    if getattr(command, "prune", False) and not command.post_process and hasattr(storage, "post_process"):
+        raise CommandError(
+            "--prune with --no-post-process would delete what post-processing made for the "
+            "live deployment (a manifest storage's manifest and hashed files): drop "
+            "--no-post-process, or drop --prune. Nothing was changed."
+        )
     options = Options(
         dry_run=command.dry_run,
         clear=command.clear,
@@ -124,12 +130,10 @@ def collect(command: Any) -> dict[str, list[str]]:
     if command.post_process and hasattr(storage, "post_process") and not manifest:
         # Some other post-processing storage: its post_process() may read
         # the destination, so it gets stock's sequence of operations.
-        command.log("staticship: running stock collectstatic: %s post-processes without a "
-                    "manifest, and its post_process() may read the destination."
-                    % type(storage).__qualname__, 1)
-        return stock(command)
+        return fall_back(command, "%s post-processes without a manifest, and its "
+                         "post_process() may read the destination" % type(storage).__qualname__)
     if manifest and "manifest_storage" in configured_options():
-        return stock(command)
+        return fall_back(command, "the manifest is kept in a separate manifest_storage")
     completed = Completed()
     front = progress.for_command(command.verbosity, command.stdout, command.stderr)
     events = Fanout(front, completed)
@@ -148,6 +152,8 @@ def collect(command: Any) -> dict[str, list[str]]:
         finally:
             adapter.close()
     except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt):
+            command.interrupted_at = pipeline.phase if pipeline is not None else Phase.NOTHING_WRITTEN
         # --report: a failed run still says what it planned and what it wrote.
         failed = pipeline.report if pipeline is not None else Report(dry_run=command.dry_run)
         document = failed.as_json(
@@ -174,6 +180,19 @@ def collect(command: Any) -> dict[str, list[str]]:
     }
 
 
+def fall_back(command: Any, why: str) -> dict[str, list[str]]:
+    """Run stock for a case staticship does not handle, saying why at -v 1,
+    and saying so too when the user asked for what only staticship does
+    (``--prune``)."""
+    command.log("staticship: running stock collectstatic: %s." % why, 1)
+    if getattr(command, "prune", False):
+        command.stderr.write(
+            "--prune is ignored: %s, so Django's stock collectstatic runs, and it does not "
+            "prune." % why, style_func=command.style.WARNING,
+        )
+    return stock(command)
+
+
 def stock(command: Any) -> dict[str, list[str]]:
     """Django's own ``collect()``, with a ``--report`` of what it returned."""
     check_report_path(command)
@@ -183,6 +202,8 @@ def stock(command: Any) -> dict[str, list[str]]:
     try:
         result: dict[str, list[str]] = stock_collect(command)
     except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt):
+            command.interrupted_at = None  # stock was copying files in place
         document = stock_json({}, where, command.dry_run, time.perf_counter() - start,
                               "failed", _error_text(exc))
         try:

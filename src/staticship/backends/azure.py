@@ -180,7 +180,7 @@ class AzureAdapter(Adapter):
         for page in pages:
             self.requests["LIST"] += 1
             for name, token, size in page:
-                found[name[cut:]] = RemoteState(token, size)
+                found[name[cut:]] = RemoteState(token, size, key=name)
         return found
 
     def _raw_pages(self) -> Iterator[list[tuple[str, str | None, int]]] | None:
@@ -377,11 +377,11 @@ class AzureAdapter(Adapter):
         except Exception as exc:  # noqa: BLE001
             raise self._classify(exc, self.key(name)) from exc
 
-    def delete_many(self, names: list[str]) -> None:
+    def delete_many(self, keys: list[str]) -> None:
         """Delete with Blob Batch (``delete_blobs``), up to ``BATCH_LIMIT`` blobs
         a request. A missing blob is not an error."""
-        for keys in batches([self.key(name) for name in names], BATCH_LIMIT):
-            self._delete_batch(list(keys))
+        for chunk in batches(keys, BATCH_LIMIT):
+            self._delete_batch(list(chunk))
 
     def _delete_batch(self, keys: list[str]) -> None:
         storage: Any = self.storage

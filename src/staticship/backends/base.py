@@ -17,13 +17,13 @@ import shutil
 import tempfile
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import import_module
 from typing import Any, BinaryIO, ClassVar, TypeVar
 
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, SuspiciousOperation
 from django.core.files.storage import Storage
 
 from .. import fingerprint as fp
@@ -238,11 +238,42 @@ class Adapter(ABC):
     def write_small(self, name: str, data: bytes, content_type: str) -> None:
         """Upload one small object of ours, overwriting."""
 
-    def delete_many(self, names: list[str]) -> None:
-        """Delete objects (batched where the store allows)."""
-        for name in names:
-            self.storage.delete(name)
+    def key(self, name: str) -> str:
+        """The key the storage writes ``name`` under (the listing's key)."""
+        return name
+
+    def delete_many(self, keys: list[str]) -> None:
+        """Delete the objects with exactly these keys, as the listing gave
+        them (batched where the store allows). A key is never normalised: a
+        normalised key may name another object."""
+        for key in keys:
+            self.storage.delete(key)
             self.requests["DELETE"] += 1
+
+    def deletable(
+        self, stale: Mapping[str, RemoteState], keep: Iterable[str]
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        """Of the listed objects ``stale`` (by name), those that may go, as
+        name -> key as listed, and those kept, as name -> why. An object is
+        kept when the listing gave no key, or when its key is the one the
+        storage writes a kept name under (Azure stores ``weird.`` as
+        ``weird``): comparing names alone would delete a live file."""
+        kept_keys = set()
+        for name in keep:
+            try:
+                kept_keys.add(self.key(name))
+            except (SuspiciousOperation, ValueError):
+                continue  # the storage refuses the name: no object holds it
+        doomed: dict[str, str] = {}
+        spared: dict[str, str] = {}
+        for name, state in stale.items():
+            if state.key is None:
+                spared[name] = "the listing gave no key to delete it by"
+            elif state.key in kept_keys:
+                spared[name] = "a file this deployment keeps is stored under its key"
+            else:
+                doomed[name] = state.key
+        return doomed, spared
 
     def is_transient(self, exc: BaseException) -> bool:
         """True if ``exc`` may go away when the transfer is retried."""

@@ -60,9 +60,9 @@ class FileSystemAdapter(Adapter):
                 try:
                     stat = os.stat(path)
                 except OSError:  # a broken link: replace it
-                    found[name] = RemoteState(None, -1)
+                    found[name] = RemoteState(None, -1, key=path)
                 else:
-                    found[name] = RemoteState(stat_token(stat), stat.st_size)
+                    found[name] = RemoteState(stat_token(stat), stat.st_size, key=path)
         return found
 
     def write_options(self, name: str) -> Any:
@@ -135,10 +135,14 @@ class FileSystemAdapter(Adapter):
     def write_small(self, name: str, data: bytes, content_type: str) -> None:
         self._write(name, data)
 
-    def delete_many(self, names: list[str]) -> None:
-        for name in names:
+    def key(self, name: str) -> str:
+        return str(self.storage.path(name))
+
+    def delete_many(self, keys: list[str]) -> None:
+        """``keys`` are the paths the listing walked to."""
+        for path in keys:
             try:
-                os.unlink(self.storage.path(name))
+                os.unlink(path)
             except FileNotFoundError:
                 pass
 

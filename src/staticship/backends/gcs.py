@@ -131,7 +131,8 @@ class GCSAdapter(Adapter):
             self.requests["LIST"] += 1
             for blob in page:
                 size = int(blob.size) if blob.size is not None else None
-                found[blob.name[cut:]] = RemoteState(listing_token(blob.md5_hash, blob.crc32c), size)
+                found[blob.name[cut:]] = RemoteState(
+                    listing_token(blob.md5_hash, blob.crc32c), size, key=blob.name)
         return found
 
     # -- fingerprint -------------------------------------------------------
@@ -265,11 +266,11 @@ class GCSAdapter(Adapter):
         except Exception as exc:  # noqa: BLE001
             raise self._classify(exc, self.key(name)) from exc
 
-    def delete_many(self, names: list[str]) -> None:
+    def delete_many(self, keys: list[str]) -> None:
         """Delete through the JSON API's batch endpoint, up to ``BATCH_LIMIT``
         objects a request. A missing object is not an error."""
-        for keys in batches([self.key(name) for name in names], BATCH_LIMIT):
-            self._delete_batch(list(keys))
+        for chunk in batches(keys, BATCH_LIMIT):
+            self._delete_batch(list(chunk))
 
     def _delete_batch(self, keys: list[str]) -> None:
         """One ``multipart/mixed`` batch of object deletes. Every part carries

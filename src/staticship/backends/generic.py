@@ -48,7 +48,8 @@ class GenericAdapter(Adapter):
                 return found
             self.requests["LIST"] += 1
             for name in files:
-                found[posixpath.join(directory, name) if directory else name] = RemoteState(None)
+                path = posixpath.join(directory, name) if directory else name
+                found[path] = RemoteState(None, key=path)
             pending.extend(posixpath.join(directory, d) if directory else d for d in dirs)
         self._listed = set(found)
         return found

@@ -137,7 +137,7 @@ class S3Adapter(Adapter):
         for batch in stream:
             for entry in batch:
                 found[entry["path"][cut:]] = RemoteState(
-                    fp.normalize_etag(entry.get("e_tag")), entry.get("size")
+                    fp.normalize_etag(entry.get("e_tag")), entry.get("size"), key=entry["path"]
                 )
         self.requests["LIST"] += max(1, -(-len(found) // 1000))  # S3 pages hold 1,000
         return found
@@ -150,7 +150,7 @@ class S3Adapter(Adapter):
             self.requests["LIST"] += 1
             for entry in page.get("Contents", ()):
                 found[entry["Key"][cut:]] = RemoteState(
-                    fp.normalize_etag(entry.get("ETag")), entry.get("Size")
+                    fp.normalize_etag(entry.get("ETag")), entry.get("Size"), key=entry["Key"]
                 )
         return found
 
@@ -296,9 +296,9 @@ class S3Adapter(Adapter):
         except Exception as exc:  # noqa: BLE001
             raise self._classify(exc, self.key(name)) from exc
 
-    def delete_many(self, names: list[str]) -> None:
-        for chunk in batches(names, 1000):  # DeleteObjects takes 1,000 keys
-            batch = [{"Key": self.key(n)} for n in chunk]
+    def delete_many(self, keys: list[str]) -> None:
+        for chunk in batches(keys, 1000):  # DeleteObjects takes 1,000 keys
+            batch = [{"Key": key} for key in chunk]
             self.requests["POST"] += 1
             response = self.client.delete_objects(
                 Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True}

@@ -13,7 +13,27 @@ from django.core.files.storage import FileSystemStorage
 from django.core.management.base import CommandError
 
 from ... import conf
+from ...pipeline import Phase
 from ...runner import collect, configured_class, is_manifest_storage_class, stock, unwrap
+
+# What is true after Ctrl-C, by how far the run got (None: stock was running).
+INTERRUPTED: dict[Phase | None, str] = {
+    Phase.NOTHING_WRITTEN: "Interrupted before anything was written: the destination is as it "
+    "was. Run again to deploy.",
+    Phase.UPLOADING: "Interrupted while uploading: uploads in flight were finished and the rest "
+    "abandoned, so some files are new and others not yet. Run again to finish.",
+    Phase.BEFORE_MANIFEST: "Interrupted while uploading, before the manifest: uploads in flight "
+    "were finished and the rest abandoned; the new manifest was not published, so the previous "
+    "deployment is still served. Run again to finish.",
+    Phase.PUBLISHED: "Interrupted after the new deployment was published (it is live): "
+    "staticship's records and the deletes of --prune or --clear may be unfinished. Run again "
+    "to finish them.",
+    Phase.DELETING: "Interrupted while deleting files the deployment no longer uses: the new "
+    "deployment is live and complete, some of those files remain. Run again to finish.",
+    None: "Interrupted while Django's stock collectstatic was copying files (staticship does not "
+    "handle this storage): files copied so far are in place, the rest are not. Run again to "
+    "finish.",
+}
 
 
 class Command(collectstatic.Command):
@@ -45,6 +65,8 @@ class Command(collectstatic.Command):
         self.staticship = bool(conf.get("ENABLED")) and not options.get("disable_staticship")
         self.report_path = options.get("report")
         self.prune = bool(options.get("prune"))
+        #: How far the run got when Ctrl-C came (set by the runner).
+        self.interrupted_at: Phase | None = Phase.NOTHING_WRITTEN
 
     def handle(self, **options: Any) -> Any:
         if conf.get("ENABLED") and not options.get("disable_staticship"):
@@ -90,9 +112,4 @@ class Command(collectstatic.Command):
                 self.stderr.write("".join(traceback.format_exception(exc.__cause__)))
             raise
         except KeyboardInterrupt:
-            raise CommandError(
-                "Interrupted. Uploads in flight were finished and the rest abandoned; "
-                "nothing after them was published (a manifest goes last), so the "
-                "previous deployment is still served. Run again to finish.",
-                returncode=130,
-            ) from None
+            raise CommandError(INTERRUPTED[self.interrupted_at], returncode=130) from None
