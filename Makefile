@@ -35,9 +35,13 @@ node_modules/.installed: package.json
 
 venv: $(VENV_OLD)/.installed $(VENV_NEW)/.installed node_modules/.installed
 
-# Starts the emulators (moto's S3, fake-gcs-server, Azurite) on free loopback
-# ports, runs the suite on the oldest and the newest Django, stops them.
+# Runs Django's own staticfiles tests with staticship installed (make
+# django-suite; DJANGO_SUITE=0 skips them), then starts the emulators (moto's
+# S3, s3rver, fake-gcs-server, Azurite) on free loopback ports, runs the suite
+# on the oldest and the newest Django, and stops them.
+DJANGO_SUITE ?= 1
 test: venv
+	@if [ "$(DJANGO_SUITE)" = 1 ]; then $(MAKE) --no-print-directory django-suite; fi
 	$(VENV_OLD)/bin/python -m testbed run --all -- bash -c '\
 	  set -e; \
 	  echo "== Django 5.2 ($(notdir $(PY_OLD)))"; $(VENV_OLD)/bin/python -m pytest $(PYTEST_ARGS); \

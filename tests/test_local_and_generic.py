@@ -58,6 +58,25 @@ class NoOverwriteMemory(InMemoryStorage):
     """A storage staticship does not know, which renames on collision."""
 
 
+GENERIC = "staticship.backends.generic.GenericAdapter"
+
+
+def test_unknown_storage_runs_stock_and_says_why(tree: Tree) -> None:
+    """Nothing proves content on a storage staticship does not know: Django's
+    own command decides (by modification times), as without staticship."""
+    storages = {
+        "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+        "staticfiles": {"BACKEND": "tests.test_local_and_generic.NoOverwriteMemory"},
+    }
+    tree.write("css/a.css", b"one")
+    run = collectstatic(tree=tree, storages=storages)
+    assert run.report is None  # staticship's pipeline did not run
+    assert ("staticship: running stock collectstatic: staticship has no adapter for "
+            "NoOverwriteMemory (STATICSHIP_ADAPTER = 'staticship.backends.generic."
+            "GenericAdapter' uploads every file in parallel instead).") in run.output
+    assert run.output.rstrip().splitlines()[-1] == "1 static file copied."
+
+
 def test_generic_storage_uploads_and_overwrites(tree: Tree) -> None:
     storages = {
         "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
@@ -67,7 +86,7 @@ def test_generic_storage_uploads_and_overwrites(tree: Tree) -> None:
     tree.write("js/b.js", b"two")
     from django.test import override_settings
 
-    with override_settings(STORAGES=storages):
+    with override_settings(STORAGES=storages, STATICSHIP_ADAPTER=GENERIC):
         first = collectstatic(tree=tree)
         assert first.report.backend == "generic"
         assert sorted(first.report.uploaded) == ["css/a.css", "js/b.js"]

@@ -213,13 +213,13 @@ def check_adapter_fits(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
     if issubclass(detected, GenericAdapter):
         return [
             Warning(
-                "No staticship adapter supports the staticfiles storage %s; staticship "
-                "uses its %r adapter, which works through the storage's own API and, "
-                "having no content fingerprint to compare, uploads every file on every "
-                "run (in parallel, without stock's per-file requests)." % (backend, detected.label),
+                "No staticship adapter supports the staticfiles storage %s, so "
+                "collectstatic runs Django's own command for it." % backend,
                 hint="If the storage talks to S3, GCS or Azure, install the matching "
-                "extra (django-staticship[s3], [gcs] or [azure]); otherwise set "
-                "STATICSHIP_ADAPTER, or silence this check with SILENCED_SYSTEM_CHECKS.",
+                "extra (django-staticship[s3], [gcs] or [azure]). To upload every file in "
+                "parallel on every run instead (no content to compare), set "
+                "STATICSHIP_ADAPTER = 'staticship.backends.generic.GenericAdapter'. Or "
+                "silence this check with SILENCED_SYSTEM_CHECKS.",
                 id="staticship.W002",
             )
         ]

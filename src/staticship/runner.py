@@ -17,7 +17,7 @@ from django.utils.functional import LazyObject, empty
 from django.utils.module_loading import import_string
 
 from . import conf, progress
-from .backends import adapter_for
+from .backends import adapter_for, detect
 from .events import Completed, Fanout
 from .manifest import PostProcessingFailed, is_manifest_storage
 from .pipeline import Options, Phase, Pipeline
@@ -134,6 +134,13 @@ def collect(command: Any) -> dict[str, list[str]]:
                          "post_process() may read the destination" % type(storage).__qualname__)
     if manifest and "manifest_storage" in configured_options():
         return fall_back(command, "the manifest is kept in a separate manifest_storage")
+    if not conf.get("ADAPTER") and detect(storage).label == "generic":
+        # Nothing proves content on a storage staticship does not know, so
+        # Django's own rule (modification times) decides, as before.
+        return fall_back(
+            command, "staticship has no adapter for %s (STATICSHIP_ADAPTER = "
+            "'staticship.backends.generic.GenericAdapter' uploads every file in parallel "
+            "instead)" % type(storage).__qualname__)
     completed = Completed()
     front = progress.for_command(command.verbosity, command.stdout, command.stderr)
     events = Fanout(front, completed)
