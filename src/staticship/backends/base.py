@@ -17,6 +17,7 @@ from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from importlib import import_module
 from typing import Any, BinaryIO, ClassVar, TypeVar
 
@@ -36,6 +37,17 @@ class TransferError(Exception):
     def __init__(self, message: str, *, transient: bool = False) -> None:
         super().__init__(message)
         self.transient = transient
+
+
+class Conflict(TransferError):
+    """A conditional write was refused: the object changed (was written,
+    created or removed) since it was read, by another run."""
+
+
+#: The version tag ``read_versioned`` gives for an object that does not
+#: exist (on a store with conditional writes): a write expecting it must
+#: not overwrite anything.
+MISSING = ""
 
 
 @dataclass
@@ -133,8 +145,20 @@ class Adapter(ABC):
         """Download one small object of ours; None if it does not exist."""
 
     @abstractmethod
-    def write_small(self, name: str, data: bytes, content_type: str) -> None:
-        """Upload one small object of ours, overwriting."""
+    def write_small(
+        self, name: str, data: bytes, content_type: str, *, expect: str | None = None
+    ) -> None:
+        """Upload one small object of ours, overwriting. With ``expect`` (a
+        tag from ``read_versioned``), only if the object is still that
+        version (``MISSING``: only if it still does not exist); else raise
+        ``Conflict``."""
+
+    def read_versioned(self, name: str) -> tuple[bytes | None, str | None]:
+        """One small object of ours and its version tag for a conditional
+        ``write_small``: the store's ETag or generation, ``MISSING`` when it
+        does not exist, None when the store cannot write conditionally (the
+        default: the write then overwrites whatever is there)."""
+        return self.read_small(name), None
 
     def delete_many(self, names: list[str]) -> None:
         """Delete objects (batched where the store allows)."""
@@ -229,6 +253,27 @@ def batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     """``items`` in slices of at most ``size`` (a store's batch limit)."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def timestamp(value: Any) -> float | None:
+    """Seconds since the epoch of a listing's last-modified time (a
+    ``datetime`` or an HTTP date), None when it has none."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        from email.utils import parsedate_to_datetime
+
+        try:
+            value = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+    if isinstance(value, datetime) and value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)  # stores give UTC
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, (int, float)):
+        return float(value)
+    return None
 
 
 def first_line(exc: BaseException) -> str:

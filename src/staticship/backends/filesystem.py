@@ -41,10 +41,11 @@ class FileSystemAdapter(Adapter):
                 path = os.path.join(directory, filename)
                 name = os.path.relpath(path, self.root).replace(os.sep, "/")
                 try:
-                    size = os.stat(path).st_size
+                    status = os.stat(path)
+                    size, modified = status.st_size, status.st_mtime
                 except OSError:  # a broken link: replace it
-                    size = -1
-                found[name] = RemoteState("file:" + name, size)
+                    size, modified = -1, None
+                found[name] = RemoteState("file:" + name, size, modified=modified)
         return found
 
     def prepare(self, file: LocalFile, remote: RemoteState | None) -> Prepared:
@@ -108,7 +109,11 @@ class FileSystemAdapter(Adapter):
         except FileNotFoundError:
             return None
 
-    def write_small(self, name: str, data: bytes, content_type: str) -> None:
+    def write_small(
+        self, name: str, data: bytes, content_type: str, *, expect: str | None = None
+    ) -> None:
+        # No conditional write here (``read_versioned`` gives no tag): two
+        # runs into one directory at once can lose one's record update.
         self._write(name, data)
 
     def delete_many(self, names: list[str]) -> None:

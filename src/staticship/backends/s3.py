@@ -21,7 +21,8 @@ from .. import fingerprint as fp
 from ..plan import RemoteState
 from ..sources import LocalFile
 from .base import (
-    Adapter, Prepared, TransferError, batches, first_line, overrides, prepare_body,
+    MISSING, Adapter, Conflict, Prepared, TransferError, batches, first_line, overrides,
+    prepare_body, timestamp,
 )
 
 # S3Storage is imported only when a storage derives from it (boto3 takes a
@@ -70,6 +71,23 @@ def _one_line(exc: BaseException) -> str:
     if "error sending request" in full or "Connection refused" in full:
         return "connection failed (%s)" % first
     return "%s: %s" % (type(exc).__name__, first)
+
+
+# Answers to a conditional PutObject when the object is not the version read:
+# 412 (If-Match / If-None-Match failed), 409 (a concurrent conditional write
+# won), 404 (If-Match on an object deleted since). S3 and moto's server both
+# honour If-Match and If-None-Match: * on PutObject (S3 since 2024; moto 5).
+_CONFLICT_CODES = ("PreconditionFailed", "412", "ConditionalRequestConflict", "409",
+                   "NoSuchKey", "404")
+
+
+def _conditions(expect: str | None) -> dict[str, str]:
+    """PutObject's precondition for a write expecting version ``expect``."""
+    if expect is None:
+        return {}
+    if expect == MISSING:
+        return {"IfNoneMatch": "*"}
+    return {"IfMatch": expect}
 
 
 def _error_code(exc: BaseException) -> str:
@@ -134,7 +152,8 @@ class S3Adapter(Adapter):
         for batch in stream:
             for entry in batch:
                 found[entry["path"][cut:]] = RemoteState(
-                    fp.normalize_etag(entry.get("e_tag")), entry.get("size")
+                    fp.normalize_etag(entry.get("e_tag")), entry.get("size"),
+                    modified=timestamp(entry.get("last_modified")),
                 )
         self.requests["LIST"] += max(1, -(-len(found) // 1000))  # S3 pages hold 1,000
         return found
@@ -147,7 +166,8 @@ class S3Adapter(Adapter):
             self.requests["LIST"] += 1
             for entry in page.get("Contents", ()):
                 found[entry["Key"][cut:]] = RemoteState(
-                    fp.normalize_etag(entry.get("ETag")), entry.get("Size")
+                    fp.normalize_etag(entry.get("ETag")), entry.get("Size"),
+                    modified=timestamp(entry.get("LastModified")),
                 )
         return found
 
@@ -251,22 +271,35 @@ class S3Adapter(Adapter):
 
     # -- small objects -----------------------------------------------------
     def read_small(self, name: str) -> bytes | None:
+        return self.read_versioned(name)[0]
+
+    def read_versioned(self, name: str) -> tuple[bytes | None, str | None]:
         self.requests["GET"] += 1
         try:
             response = self.client.get_object(Bucket=self.bucket, Key=self.key(name))
         except Exception as exc:  # noqa: BLE001
             if _error_code(exc) in ("NoSuchKey", "404"):
-                return None
+                return None, MISSING
             raise self._classify(exc, self.key(name)) from exc
-        return response["Body"].read()
+        return response["Body"].read(), response.get("ETag")
 
-    def write_small(self, name: str, data: bytes, content_type: str) -> None:
+    def write_small(
+        self, name: str, data: bytes, content_type: str, *, expect: str | None = None
+    ) -> None:
         self.requests["PUT"] += 1
         try:
             self.client.put_object(
-                Bucket=self.bucket, Key=self.key(name), Body=data, ContentType=content_type
+                Bucket=self.bucket, Key=self.key(name), Body=data, ContentType=content_type,
+                **_conditions(expect),
             )
         except Exception as exc:  # noqa: BLE001
+            code = _error_code(exc)
+            if expect is not None and code in _CONFLICT_CODES:
+                raise Conflict("%s changed since it was read" % self.key(name)) from exc
+            if expect is not None and code in ("NotImplemented", "501"):
+                # An S3-compatible store without conditional writes (stores
+                # that ignore the headers behave the same): last writer wins.
+                return self.write_small(name, data, content_type)
             raise self._classify(exc, self.key(name)) from exc
 
     def delete_many(self, names: list[str]) -> None:
