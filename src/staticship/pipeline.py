@@ -63,6 +63,9 @@ class Options:
 
 
 class Pipeline:
+    #: The clock the age floor of --prune reads (tests move it forward).
+    now: Callable[[], float] = staticmethod(time.time)
+
     def __init__(
         self, adapter: Adapter, options: Options, log: Log, events: Events | None = None
     ) -> None:
@@ -162,7 +165,7 @@ class Pipeline:
 
     def too_young(self, listed: Mapping[str, RemoteState]) -> set[str]:
         """Listed names --prune keeps for their age (STATICSHIP_PRUNE_MIN_AGE)."""
-        young = prune.too_young(listed, self.options.min_age, time.time())
+        young = prune.too_young(listed, self.options.min_age, self.now())
         if young:
             self.log("Keeping %d files written less than %g seconds ago (STATICSHIP_PRUNE_MIN_AGE)."
                      % (len(young), self.options.min_age), 2)
@@ -338,7 +341,10 @@ class Pipeline:
         """The state record, downloaded at most once, and only if it was
         listed (else an empty one that must not exist when written)."""
         if self._state is None:
-            self._state = self.read_state() if self._state_listed else State(version=MISSING)
+            if self._state_listed:
+                self._state = self.read_state()
+            else:
+                self._state = State(version=MISSING if self.adapter.conditional_writes else None)
         return self._state
 
     def read_state(self) -> State:
@@ -445,7 +451,7 @@ class Pipeline:
         update = Update(set(results), opaque, section,
                         deployment.id if deployment else None, bool(deployment and deployment.gap))
         state = self.state()
-        for _attempt in range(RECORD_ATTEMPTS):
+        for attempt in range(1, RECORD_ATTEMPTS + 1):
             after = update.apply(state)
             if after.dumps() == state.dumps() and state.problem is None:
                 self._state = state
@@ -453,6 +459,8 @@ class Pipeline:
             try:
                 self.write_small(self.state_name, after.dumps(), expect=state.version)
             except Conflict:
+                if attempt == RECORD_ATTEMPTS:
+                    break
                 self.log("'%s' was changed by another run; merging." % self.state_name, 2)
                 state = self.read_state()
                 continue
@@ -468,9 +476,10 @@ class Pipeline:
     def write_small(self, name: str, data: bytes, expect: str | None = None) -> None:
         """Write one record of ours; ``expect`` makes it conditional (see
         Adapter.write_small), and a refusal is raised as ``Conflict``."""
+        condition = {} if expect is None else {"expect": expect}  # adapters of old keep working
         try:
             self.retrying(lambda: self.adapter.write_small(
-                name, data, "application/json", expect=expect))
+                name, data, "application/json", **condition))
         except Conflict:
             raise
         except Exception as exc:  # noqa: BLE001

@@ -97,6 +97,7 @@ def md5_token(content_md5: Any) -> str | None:
 
 class AzureAdapter(Adapter):
     label = "azure"
+    conditional_writes = True
     serves = SERVES
     #: Passed to the SDK client when set (tests lower them to force blocks).
     max_single_put_size: int | None = None

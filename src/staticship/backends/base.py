@@ -93,6 +93,10 @@ class Adapter(ABC):
     label: ClassVar[str] = "storage"
     #: True when the listing proves content (no per-file request needed).
     verifies_content: ClassVar[bool] = True
+    #: True when ``read_versioned`` gives version tags and ``write_small``
+    #: honours ``expect`` (the state record is then updated without losing
+    #: another run's update).
+    conditional_writes: ClassVar[bool] = False
     #: Dotted path of the storage class this adapter serves, subclasses
     #: included ("" for adapters whose ``handles`` decides otherwise).
     serves: ClassVar[str] = ""

@@ -67,6 +67,7 @@ def listing_token(md5_b64: str | None, crc32c_b64: str | None) -> str | None:
 
 class GCSAdapter(Adapter):
     label = "gcs"
+    conditional_writes = True
     serves = SERVES
 
     def __init__(self, storage: Storage, *, workers: int = 32) -> None:

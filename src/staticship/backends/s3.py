@@ -99,6 +99,7 @@ def _error_code(exc: BaseException) -> str:
 
 class S3Adapter(Adapter):
     label = "s3"
+    conditional_writes = True
     serves = SERVES
 
     def __init__(self, storage: Storage, *, workers: int = 32) -> None:
