@@ -11,6 +11,7 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Any
+from unittest import mock
 
 import pytest
 from django.core.management.base import CommandError
@@ -142,8 +143,15 @@ def test_conditional_writes_of_small_records(bucket: Bucket) -> None:
     assert bucket.get(name) == b"two"
     adapter.write_small(name, b"three", "application/json")  # unconditional still works
     assert bucket.get(name) == b"three"
-    listed = adapter.inventory()[name]
-    assert listed.modified is not None and abs(listed.modified - time.time()) < 3600
+    listings = [adapter.inventory()]
+    if bucket.kind == "s3":
+        listings.append(adapter._inventory_boto3())  # type: ignore[attr-defined]
+    elif bucket.kind == "azure":
+        with mock.patch.object(type(adapter), "_raw_pages", return_value=None):
+            listings.append(adapter.inventory())  # the SDK's listing
+    for listing in listings:
+        modified = listing[name].modified
+        assert modified is not None and abs(modified - time.time()) < 3600, listings
 
 
 # -- two runs at once ------------------------------------------------------------
@@ -325,9 +333,10 @@ def test_prune_keeps_young_objects_until_they_are_old_enough(
     settings = bucket.settings(manifest=False)
     bucket.put("old.js", b"old")
     tree.write("new.js", b"new")
-    run = collectstatic("--prune", "-v", "2", tree=tree, storages=settings)
+    run = collectstatic("--prune", tree=tree, storages=settings)
     assert run.report.deleted == []
-    assert "Keeping 1 files written less than 3600 seconds ago" in run.output
+    assert ("Keeping 1 files written less than 3600 seconds ago or of unknown age "
+            "(STATICSHIP_PRUNE_MIN_AGE)") in run.output
     assert bucket.names() >= {"old.js", "new.js"}
 
     monkeypatch.setattr(Pipeline, "now", staticmethod(lambda: time.time() + 3600))

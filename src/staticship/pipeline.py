@@ -158,17 +158,18 @@ class Pipeline:
                      "every file is kept." % (self.options.keep, because), 1)
             return
         kept_records = {self.deployment_record(d) for d in history[: self.options.keep]}
-        young = self.too_young({**remote, **self.internal})
+        young_records = prune.too_young(self.internal, self.options.min_age, self.now())
         stale_records = sorted(n for n in self.internal if self.is_deployment_record(n)
-                               and n not in kept_records and n not in young)
-        self.remove_stale(published | older | young, remote, stale_records)
+                               and n not in kept_records and n not in young_records)
+        self.remove_stale(published | older | self.too_young(remote), remote, stale_records)
 
     def too_young(self, listed: Mapping[str, RemoteState]) -> set[str]:
         """Listed names --prune keeps for their age (STATICSHIP_PRUNE_MIN_AGE)."""
         young = prune.too_young(listed, self.options.min_age, self.now())
         if young:
-            self.log("Keeping %d files written less than %g seconds ago (STATICSHIP_PRUNE_MIN_AGE)."
-                     % (len(young), self.options.min_age), 2)
+            self.log("Keeping %d files written less than %g seconds ago or of unknown age "
+                     "(STATICSHIP_PRUNE_MIN_AGE): a deploy may still be publishing them."
+                     % (len(young), self.options.min_age), 1)
         return young
 
     def history_gap(self, remote: Mapping[str, RemoteState], manifest_name: str) -> str | None:
