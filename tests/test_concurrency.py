@@ -233,23 +233,47 @@ def test_a_record_changed_on_every_attempt_gives_one_clear_error(
 # -- pruning fails closed ----------------------------------------------------------
 
 def test_first_prune_over_a_stock_deployment_keeps_its_files(bucket: Bucket, tree: Tree) -> None:
-    """The bucket was filled by stock collectstatic (no state record): the
-    first staticship --prune keeps the previous deployment and says so; once
-    enough deployments are recorded, pruning resumes."""
+    """The bucket was filled by stock collectstatic (no state record). The
+    first staticship --prune establishes the deployment before it from the
+    live manifest and keeps its files; what came before that is unknown, so
+    with K=3 it keeps everything and says so; once the last K deployments are
+    recorded, pruning resumes."""
     write_site(tree)
     deploy(tree, bucket, 1, STATICSHIP_ENABLED=False)
     stock = bucket.snapshot()
-    second = deploy(tree, bucket, 2, "--prune", STATICSHIP_PRUNE_KEEP=2, STATICSHIP_PRUNE_MIN_AGE=0)
+    prune = ("--prune", "-v", "1")
+    second = deploy(tree, bucket, 2, *prune, STATICSHIP_PRUNE_MIN_AGE=0)
     assert second.report.deleted == []
-    assert ("Not pruning: the last 2 deployments cannot be established (there is no state "
+    assert ("Not pruning: the last 3 deployments cannot be established (there is no state "
             "record '%s'); every file is kept." % STATE) in second.output
     bucket.assert_holds(stock)
     kept = bucket.snapshot()
-    third = deploy(tree, bucket, 3, "--prune", STATICSHIP_PRUNE_KEEP=2, STATICSHIP_PRUNE_MIN_AGE=0)
-    bucket.assert_holds(kept)
+    third = deploy(tree, bucket, 3, *prune, STATICSHIP_PRUNE_MIN_AGE=0)
+    assert third.report.deleted == [] and "Not pruning" not in third.output
+    bucket.assert_holds({**stock, **kept})
+    fourth = deploy(tree, bucket, 4, *prune, STATICSHIP_PRUNE_MIN_AGE=0)
     only_stock = set(stock) - set(kept) - set(bucket.snapshot())
-    assert only_stock and sorted(only_stock) == sorted(third.report.deleted)
+    assert only_stock and sorted(only_stock) == sorted(fourth.report.deleted)
     assert not only_stock & bucket.names()
+
+
+def test_the_live_manifest_establishes_the_deployment_before(s3_bucket: Bucket, tree: Tree) -> None:
+    """Two stock deployments, then staticship --prune with K=2: the live
+    manifest names what the previous deployment uses, so those files stay
+    and only the older deployment's files go."""
+    write_site(tree)
+    deploy(tree, s3_bucket, 1, STATICSHIP_ENABLED=False)
+    first = s3_bucket.snapshot()
+    deploy(tree, s3_bucket, 2, STATICSHIP_ENABLED=False)
+    second = s3_bucket.snapshot()
+    run = deploy(tree, s3_bucket, 3, "--prune", STATICSHIP_PRUNE_KEEP=2, STATICSHIP_PRUNE_MIN_AGE=0)
+    s3_bucket.assert_holds(second)
+    only_first = set(first) - set(second) - set(s3_bucket.snapshot())
+    assert only_first and sorted(only_first) == sorted(run.report.deleted)
+    records = {n for n in s3_bucket.names() if n.startswith(".staticship/deployments/live-")}
+    assert len(records) == 1
+    names = json.loads(s3_bucket.get(records.pop()))["names"]
+    assert set(second) | {"assets.json"} <= set(names)
 
 
 DAMAGE = {
@@ -286,10 +310,9 @@ def test_prune_keeps_everything_when_the_history_is_damaged(
         bucket.delete(name)
     else:
         bucket.put(name, data)
-    run = deploy(tree, bucket, 3, "--prune", "-v", "2", STATICSHIP_PRUNE_KEEP=2,
-                 STATICSHIP_PRUNE_MIN_AGE=0)
+    run = deploy(tree, bucket, 3, "--prune", "-v", "2", STATICSHIP_PRUNE_MIN_AGE=0)
     assert run.report.deleted == []
-    assert "Not pruning: the last 2 deployments cannot be established (" in run.output
+    assert "Not pruning: the last 3 deployments cannot be established (" in run.output
     if name == STATE and data is not None:
         assert "The state record '%s' is treated as absent: " % STATE in run.output
     elif name != STATE:
@@ -318,7 +341,7 @@ def test_a_manifest_published_by_another_tool_is_a_gap(s3_bucket: Bucket, tree: 
     deploy(tree, s3_bucket, 1)
     deploy(tree, s3_bucket, 2, STATICSHIP_ENABLED=False)
     stock = s3_bucket.snapshot()
-    run = deploy(tree, s3_bucket, 3, "--prune", STATICSHIP_PRUNE_KEEP=2, STATICSHIP_PRUNE_MIN_AGE=0)
+    run = deploy(tree, s3_bucket, 3, "--prune", STATICSHIP_PRUNE_MIN_AGE=0)
     assert "(the live manifest is not the one last recorded)" in run.output
     s3_bucket.assert_holds(stock)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from staticship.plan import RemoteState
-from staticship.prune import kept_names, too_young
+from staticship.prune import kept_names, manifest_names, too_young
 from staticship.state import HISTORY, UNKNOWN, State, Update, deployment_names, record_deployment
 
 
@@ -52,6 +52,7 @@ def test_an_update_applies_to_the_record_current_when_written() -> None:
 
 def test_history_with_a_gap_and_its_length() -> None:
     assert record_deployment([], "d1", gap=True) == ["d1", UNKNOWN]
+    assert record_deployment(["x"], "d1", gap=True, before="live") == ["d1", "live", UNKNOWN, "x"]
     assert record_deployment(["d1", UNKNOWN], "d2", gap=False) == ["d2", "d1", UNKNOWN]
     assert record_deployment(["d2", "d1"], "d1", gap=False) == ["d1", "d2"]
     long = record_deployment(["d%d" % i for i in range(HISTORY)], "new", gap=False)
@@ -75,6 +76,15 @@ def test_kept_names_fail_closed() -> None:
     assert kept_names(["d3", "gone"], 3, records.get)[1] == (
         "the record of deployment gone cannot be read")
     assert kept_names(["d3"], 3, records.get) == (set(), None)
+
+
+def test_manifest_names() -> None:
+    data = b'{"paths": {"a.css": "a.1.css", "b.js": "b.2.js"}, "version": "1.1"}'
+    assert manifest_names(data, "m.json") == ["a.1.css", "a.css", "b.2.js", "b.js", "m.json"]
+    assert manifest_names(b"{", "m.json") is None
+    assert manifest_names(b'{"paths": ["a"]}', "m.json") is None
+    assert manifest_names(b'{"paths": {"a": 1}}', "m.json") is None
+    assert manifest_names(None, "m.json") is None
 
 
 def test_too_young() -> None:

@@ -46,6 +46,8 @@ class Deployment:
     id: str
     inputs: str
     gap: bool = False
+    # The deployment the live manifest described when the history missed it.
+    before: str | None = None
 
 
 @dataclass
@@ -81,6 +83,8 @@ class Pipeline:
         self._state: State | None = None
         self._state_listed = False
         self.internal: dict[str, RemoteState] = {}
+        # Deployments established from a live manifest: id -> names.
+        self.derived: dict[str, list[str]] = {}
 
     # -- the run, top to bottom --------------------------------------------
     def run(self) -> Report:
@@ -118,7 +122,8 @@ class Pipeline:
             key = manifest.inputs_key(storage, files)
         manifest_name = storage.manifest_name  # type: ignore[attr-defined]
         gap = self.history_gap(remote, manifest_name)
-        deployment = Deployment(key[:24], key, gap is not None)
+        before = self.live_deployment(manifest_name, remote) if gap and self.options.prune else None
+        deployment = Deployment(key[:24], key, gap is not None, before)
         published = None
         if self._state_listed:
             published = manifest.unchanged_deployment(self.state().manifest, key, remote)
@@ -153,7 +158,7 @@ class Pipeline:
         history = self.history(deployment)
         older, unknown = prune.kept_names(history, self.options.keep, self.deployment_names)
         if unknown is not None:
-            because = gap if gap is not None and history[1:2] == [records.UNKNOWN] else unknown
+            because = gap if gap is not None and unknown == prune.GAP else unknown
             self.log("Not pruning: the last %d deployments cannot be established (%s); "
                      "every file is kept." % (self.options.keep, because), 1)
             return
@@ -192,6 +197,24 @@ class Pipeline:
             return "the live manifest is not the one last recorded"
         return None
 
+    def live_deployment(self, manifest_name: str, remote: Mapping[str, RemoteState]) -> str | None:
+        """When the history missed the deployment now live: that deployment,
+        established from the live manifest (read before this run replaces
+        it), which names every file it uses. Its id; None without a usable
+        manifest."""
+        if manifest_name not in remote:
+            return None
+        try:
+            data = self.retrying(lambda: self.adapter.read_small(manifest_name))
+        except Exception as exc:  # noqa: BLE001
+            raise self.failure("Reading '%s'" % manifest_name, exc) from exc
+        names = prune.manifest_names(data, manifest_name)
+        if data is None or names is None:
+            return None
+        found = "live-" + fp.md5_hex(data)[:19]
+        self.derived[found] = names
+        return found
+
     # -- deployment history (manifest storages) ------------------------------
     @property
     def internal_dir(self) -> str:
@@ -215,12 +238,14 @@ class Pipeline:
         past = self.state().deployments
         if past[:1] == [current.id]:
             return past
-        return records.record_deployment(past, current.id, current.gap)
+        return records.record_deployment(past, current.id, current.gap, current.before)
 
     def deployment_names(self, deployment: str) -> list[str] | None:
         """The names of ``deployment``'s record; None if it is missing or
         unusable. A record not listed is read all the same: another run may
         have recorded it after this run listed."""
+        if deployment in self.derived:
+            return self.derived[deployment]
         name = self.deployment_record(deployment)
         try:
             data = self.retrying(lambda: self.adapter.read_small(name))
@@ -274,6 +299,10 @@ class Pipeline:
                                "outputs": self.outputs(prepared, remote, results)}
                     self.write_small(self.deployment_record(deployment.id),
                                      records.deployment_record(deployment.id, prepared))
+                    if deployment.before is not None:
+                        self.write_small(self.deployment_record(deployment.before),
+                                         records.deployment_record(
+                                             deployment.before, self.derived[deployment.before]))
                 self.update_state(prepared, results, section, deployment)
         finally:
             for item in prepared.values():
@@ -449,8 +478,9 @@ class Pipeline:
         }
         if not opaque and section is None and not self._state_listed:
             return
-        update = Update(set(results), opaque, section,
-                        deployment.id if deployment else None, bool(deployment and deployment.gap))
+        update = Update(set(results), opaque, section, deployment.id if deployment else None,
+                        deployment.before if deployment else None,
+                        bool(deployment and deployment.gap))
         state = self.state()
         for attempt in range(1, RECORD_ATTEMPTS + 1):
             after = update.apply(state)

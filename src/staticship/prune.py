@@ -7,10 +7,13 @@ it is old enough that no run still publishing can be using it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 
 from .plan import RemoteState
 from .state import UNKNOWN
+
+GAP = "the deployment history has a gap"
 
 
 def too_young(remote: Mapping[str, RemoteState], min_age: float, now: float) -> set[str]:
@@ -35,9 +38,25 @@ def kept_names(
     found: set[str] = set()
     for deployment in history[1:keep]:
         if deployment == UNKNOWN:
-            return set(), "the deployment history has a gap"
+            return set(), GAP
         names = names_of(deployment)
         if names is None:
             return set(), "the record of deployment %s cannot be read" % deployment
         found.update(names)
     return found, None
+
+
+def manifest_names(data: bytes | None, manifest_name: str) -> list[str] | None:
+    """The names the deployment a Django manifest describes uses (each
+    original, its hashed name, the manifest itself); None when ``data`` is
+    not such a manifest."""
+    try:
+        raw = json.loads(data or b"")
+    except ValueError:
+        return None
+    paths = raw.get("paths") if isinstance(raw, dict) else None
+    if not isinstance(paths, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in paths.items()
+    ):
+        return None
+    return sorted({*paths, *paths.values(), manifest_name})

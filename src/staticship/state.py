@@ -97,24 +97,28 @@ class Update:
     tokens: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     manifest: dict[str, Any] | None = None
     deployment: str | None = None
-    gap: bool = False  # a deployment no record names came before this one
+    before: str | None = None  # the deployment found live before this one (see record_deployment)
+    gap: bool = False  # a deployment no record names came before this one (or ``before``)
 
     def apply(self, state: State) -> State:
         tokens = {n: t for n, t in state.tokens.items() if n not in self.uploaded}
         tokens.update(self.tokens)
         deployments = state.deployments
         if self.deployment is not None:
-            deployments = record_deployment(deployments, self.deployment, self.gap)
+            deployments = record_deployment(deployments, self.deployment, self.gap, self.before)
         return State(tokens, self.manifest if self.manifest is not None else state.manifest,
                      deployments, version=state.version)
 
 
-def record_deployment(history: list[str], current: str, gap: bool) -> list[str]:
-    """``history`` with ``current`` first (and ``UNKNOWN`` after it when a
-    gap came before it), each id once, at most ``HISTORY`` long; a history
+def record_deployment(
+    history: list[str], current: str, gap: bool, before: str | None = None
+) -> list[str]:
+    """``history`` with ``current`` first, then ``before`` (a deployment the
+    history missed, established from the live manifest) and ``UNKNOWN`` when
+    a gap came before them; each id once, at most ``HISTORY`` long. A history
     cut short ends with ``UNKNOWN`` (what came before is forgotten)."""
     merged: list[str] = []
-    for entry in [current, *([UNKNOWN] if gap else []), *history]:
+    for entry in [current, *([before] if before else []), *([UNKNOWN] if gap else []), *history]:
         if entry not in merged:
             merged.append(entry)
     if len(merged) > HISTORY:
