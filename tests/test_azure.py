@@ -214,6 +214,7 @@ LISTING = b"""<?xml version="1.0" encoding="utf-8"?>
   <Prefix>static/</Prefix><MaxResults>2</MaxResults>
   <Blobs>
     <Blob><Name>static/a b.css</Name><Properties>
+      <Last-Modified>Mon, 01 Jun 2026 12:04:05 GMT</Last-Modified>
       <Content-Length>3</Content-Length><Content-MD5>kAFQmDzST7DWlj99KOF/cg==</Content-MD5>
     </Properties></Blob>
     <Blob><Name Encoded="true">static/odd%EF%BF%BEname.js</Name><Properties>
@@ -229,8 +230,8 @@ def test_list_blobs_answer_is_parsed_without_the_sdk() -> None:
 
     blobs, marker = parse_list_blobs(LISTING)
     assert blobs == [
-        ("static/a b.css", hashlib.md5(b"abc").hexdigest(), 3),
-        ("static/odd\ufffename.js", None, 12),
+        ("static/a b.css", hashlib.md5(b"abc").hexdigest(), 3, 1780315445.0),
+        ("static/odd\ufffename.js", None, 12, None),
     ]
     assert marker == "2!72!MDAwMDA2IXN0YXRpYy9vZGQ-"
     last, marker = parse_list_blobs(LISTING.replace(b"<NextMarker>2!72!MDAwMDA2IXN0YXRpYy9vZGQ-</NextMarker>",

@@ -511,7 +511,7 @@ def test_prune_failure_is_one_clear_line(store: Store, tree: Tree) -> None:
     collectstatic(tree=tree, storages=storages)
     store.control.faults(fail_writes_after=0, fail_status=403)
     with pytest.raises(CommandError) as info:
-        collectstatic("--prune", tree=tree, storages=storages)
+        collectstatic("--prune", tree=tree, storages=storages, STATICSHIP_PRUNE_MIN_AGE=0)
     message = str(info.value)
     assert "Deleting stale files failed" in message and "old.js" in message
     assert "failed: access denied" in message and "Fix: " in message
@@ -542,7 +542,8 @@ def test_prune_keeps_the_last_k_deployments(store: Store, tree: Tree) -> None:
     assert len(records) == 3
 
     store.reset()
-    dry = deploy(tree, storages, 3, "--prune", "--dry-run", STATICSHIP_PRUNE_KEEP=2)
+    dry = deploy(tree, storages, 3, "--prune", "--dry-run", STATICSHIP_PRUNE_KEEP=2,
+                 STATICSHIP_PRUNE_MIN_AGE=0)
     assert store.keys(location + "/") == before
     assert dry.report.deleted and dry.report.bytes_freed > 0
     assert "Would delete %d files" % len(dry.report.deleted) in dry.output
@@ -552,7 +553,7 @@ def test_prune_keeps_the_last_k_deployments(store: Store, tree: Tree) -> None:
     assert not any(counts[w] for w in store.writes), counts
 
     store.reset()
-    run = deploy(tree, storages, 3, "--prune", STATICSHIP_PRUNE_KEEP=2)
+    run = deploy(tree, storages, 3, "--prune", STATICSHIP_PRUNE_KEEP=2, STATICSHIP_PRUNE_MIN_AGE=0)
     assert run.report.deleted == dry.report.deleted
     counts = store.ops(run)
     batches = -(-(len(run.report.deleted) + 1) // store.batch_limit)  # + the stale record
@@ -578,7 +579,7 @@ def test_prune_without_manifest_removes_stale_files(store: Store, tree: Tree) ->
     store.put(location + "x/keep.js", b"k")
     tree.write("new.js", b"new")
     store.reset()
-    run = collectstatic("--prune", tree=tree, storages=storages)
+    run = collectstatic("--prune", tree=tree, storages=storages, STATICSHIP_PRUNE_MIN_AGE=0)
     assert sorted(run.report.deleted) == ["old.js", "old/deeper/gone.css"]
     assert store.keys(location) == {location + "/new.js", location + "x/keep.js"}
     counts = store.ops(run)

@@ -153,6 +153,18 @@ def test_e001_positive_ints(settings: dict[str, Any], culprit: str) -> None:
     assert errors[0].level == checks.ERROR
 
 
+@pytest.mark.parametrize("value", [-1, "60", True, None, float("nan")])
+def test_e001_prune_min_age(value: Any) -> None:
+    errors = [m for m in messages(STATICSHIP_PRUNE_MIN_AGE=value) if m.id == "staticship.E001"]
+    assert len(errors) == 1
+    assert errors[0].msg.startswith("STATICSHIP_PRUNE_MIN_AGE must be a number of seconds")
+
+
+@pytest.mark.parametrize("value", [0, 60, 0.5])
+def test_prune_min_age_accepted(value: Any) -> None:
+    assert not [m for m in messages(STATICSHIP_PRUNE_MIN_AGE=value) if m.id == "staticship.E001"]
+
+
 @pytest.mark.parametrize(
     "settings, culprit",
     [

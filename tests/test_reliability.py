@@ -456,13 +456,14 @@ def test_prune_keeps_the_last_k_deployments(s3: S3Target, tree: Tree) -> None:
         manifests.append(json.loads(s3.get(location + "assets.json")))
     before = set(bucket_output(s3, location.rstrip("/")))
 
-    dry = deploy(tree, storages, 3, "--prune", "--dry-run", STATICSHIP_PRUNE_KEEP=2)
+    dry = deploy(tree, storages, 3, "--prune", "--dry-run", STATICSHIP_PRUNE_KEEP=2,
+                 STATICSHIP_PRUNE_MIN_AGE=0)
     assert set(bucket_output(s3, location.rstrip("/"))) == before
     assert dry.report.deleted and dry.report.bytes_freed > 0
     assert "Would delete %d files" % len(dry.report.deleted) in dry.output
 
     s3.reset()
-    run = deploy(tree, storages, 3, "--prune", STATICSHIP_PRUNE_KEEP=2)
+    run = deploy(tree, storages, 3, "--prune", STATICSHIP_PRUNE_KEEP=2, STATICSHIP_PRUNE_MIN_AGE=0)
     assert run.report.deleted == dry.report.deleted
     assert s3.counts()["DeleteObjects"] == 1
     after = set(bucket_output(s3, location.rstrip("/")))
@@ -482,7 +483,7 @@ def test_prune_without_manifest_removes_stale_files(s3: S3Target, tree: Tree) ->
     s3.client.put_object(Bucket=s3.bucket, Key=location + "old.js", Body=b"old")
     s3.client.put_object(Bucket=s3.bucket, Key=location.rstrip("/") + "x/keep.js", Body=b"k")
     tree.write("new.js", b"new")
-    run = collectstatic("--prune", tree=tree, storages=storages)
+    run = collectstatic("--prune", tree=tree, storages=storages, STATICSHIP_PRUNE_MIN_AGE=0)
     assert run.report.deleted == ["old.js"]
     assert set(s3.objects("")) == {location + "new.js", location.rstrip("/") + "x/keep.js"}
 
@@ -496,6 +497,7 @@ def test_prune_keeps_its_own_records_with_a_top_level_state_name(s3: S3Target, t
     location = prefix_of(storages)
     for version in (1, 2, 3):
         run = deploy(tree, storages, version, "--prune", STATICSHIP_STATE_NAME="state.json",
+                     STATICSHIP_PRUNE_MIN_AGE=0,
                      STATICSHIP_PRUNE_KEEP=2)
         assert not any(n.startswith(".staticship/") or n == "state.json"
                        for n in run.report.deleted)

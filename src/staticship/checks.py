@@ -112,6 +112,16 @@ def check_setting_types(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
                     id="staticship.E002",
                 )
             )
+    min_age = conf.get("PRUNE_MIN_AGE")
+    if isinstance(min_age, bool) or not isinstance(min_age, (int, float)) or not min_age >= 0:
+        messages.append(
+            Error(
+                "STATICSHIP_PRUNE_MIN_AGE must be a number of seconds (0 or more), not %r."
+                % (min_age,),
+                hint="The default is %d (an hour)." % conf.DEFAULTS["PRUNE_MIN_AGE"],
+                id="staticship.E001",
+            )
+        )
     state_name = conf.get("STATE_NAME")
     if not isinstance(state_name, str) or not state_name.strip("/") or state_name.startswith("/"):
         messages.append(

@@ -28,6 +28,14 @@ DEFAULTS: dict[str, Any] = {
     "MAX_ATTEMPTS": 5,
     # --prune keeps the files of this many latest deployments (manifest storages).
     "PRUNE_KEEP": 3,
+    # --prune never deletes an object written less than this many seconds ago
+    # (by the listing's last-modified time), nor one whose time the listing
+    # does not give: another run may have uploaded it and not yet published
+    # the manifest that uses it. An hour, as Rails' assets:clean keeps
+    # recent assets: far longer than a deploy takes, short enough that a
+    # daily --prune frees the space; it also absorbs clock skew between the
+    # store and the host. 0 turns the floor off. --clear ignores it.
+    "PRUNE_MIN_AGE": 3600,
 }
 
 # Old names that keep their meaning here: {new name: (old names, ...)}.

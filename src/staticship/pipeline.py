@@ -7,7 +7,6 @@ them, so that the order of a run can be read top to bottom in ``run``.
 from __future__ import annotations
 
 import enum
-import json
 import posixpath
 import threading
 import time
@@ -22,20 +21,34 @@ from django.core.management.base import CommandError
 
 from django.core.files.storage import Storage
 
-from . import conf, leftovers, manifest
+from . import conf, leftovers, manifest, prune
 from . import fingerprint as fp
+from . import state as records
 from .apply import ApplyError, Retry, Transfers
-from .backends.base import Adapter, Prepared
+from .backends.base import MISSING, Adapter, Conflict, Prepared
 from .events import Events
 from .plan import LocalState, Plan, Reason, RemoteState, make_plan
 from .report import Report
 from .sources import LocalFile, duplicate_message, find_files
-from .state import State
+from .state import State, Update
 
 Log = Callable[[str, int], None]
 R = TypeVar("R")
-# Deployment ids remembered in the state record (for --prune).
-HISTORY = 20
+# Conditional writes of the state record before a run gives up on another
+# run that keeps changing it (each attempt re-reads and merges).
+RECORD_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """A manifest run's deployment: its id, the fingerprint of its inputs,
+    and whether a deployment no record names may have come before it."""
+
+    id: str
+    inputs: str
+    gap: bool = False
+    # The deployment the live manifest described when the history missed it.
+    before: str | None = None
 
 
 class Phase(enum.Enum):
@@ -58,9 +71,14 @@ class Options:
     # use; for manifest storages keep those of the last ``keep`` deployments.
     prune: bool = False
     keep: int = 3
+    # --prune never deletes objects younger than this (seconds); see conf.
+    min_age: float = 0
 
 
 class Pipeline:
+    #: The clock the age floor of --prune reads (tests move it forward).
+    now: Callable[[], float] = staticmethod(time.time)
+
     def __init__(
         self, adapter: Adapter, options: Options, log: Log, events: Events | None = None
     ) -> None:
@@ -82,6 +100,8 @@ class Pipeline:
         # The found files' source paths, for stock's "Copying '...'" lines.
         self.sources: dict[str, str] = {}
         self.phase = Phase.NOTHING_WRITTEN
+        # Deployments established from a live manifest: id -> names.
+        self.derived: dict[str, list[str]] = {}
 
     # -- the run, top to bottom --------------------------------------------
     def run(self) -> Report:
@@ -89,8 +109,10 @@ class Pipeline:
         with hashing_ahead(f.path for f in files.values() if self.adapter.hashes_source(f)):
             remote = self.list_remote()
         self.publish(files, remote=remote)
-        if self.options.clear or self.options.prune:
+        if self.options.clear:
             self.remove_stale(set(files), remote)
+        elif self.options.prune:
+            self.remove_stale(set(files) | self.too_young(remote), remote)
         return self.report
 
     def find(self) -> dict[str, LocalFile]:
@@ -117,11 +139,14 @@ class Pipeline:
             remote = self.list_remote()
         with report.phase("inputs"):  # one fingerprint of the sources and settings
             key = manifest.inputs_key(storage, files)
-        deployment = key[:24]
+        manifest_name = storage.manifest_name  # type: ignore[attr-defined]
+        gap = self.history_gap(remote, manifest_name)
+        before = self.live_deployment(manifest_name, remote) if gap and self.options.prune else None
+        deployment = Deployment(key[:24], key, gap is not None, before)
         published = None
         if self._state_listed:
             published = manifest.unchanged_deployment(
-                self.state().sections.get(manifest.SECTION), key, remote, self.write_digest
+                self.state().manifest, key, remote, self.write_digest
             )
         if published is not None:
             self.log("Nothing changed since the last deployment; skipping post-processing.", 1)
@@ -135,23 +160,82 @@ class Pipeline:
                         self.log("Post-processed '%s' as '%s'" % (original, processed), 2)
                         report.post_processed.append(original)
                 self.processed = (dict(staged.hashed_files), getattr(staged, "manifest_hash", ""))
-                manifest_name = storage.manifest_name  # type: ignore[attr-defined]
                 staged_files = stage.files()
                 published = list(staged_files)
                 self.publish(staged_files, last=frozenset({manifest_name}), remote=remote,
-                             inputs=key, deployment=deployment)
+                             deployment=deployment)
         if self.options.clear:
             self.remove_stale(set(published), remote)
         elif self.options.prune:
-            keep = set(published)
-            history = self.history(deployment)
-            for older in history[1 : self.options.keep]:
-                keep.update(self.deployment_names(older))
-            kept_records = {self.deployment_record(d) for d in history[: self.options.keep]}
-            stale_records = sorted(n for n in self.internal if self.is_deployment_record(n)
-                                   and n not in kept_records)
-            self.remove_stale(keep, remote, stale_records)
+            self.prune_deployments(set(published), remote, deployment, gap)
         return report
+
+    def prune_deployments(
+        self, published: set[str], remote: Mapping[str, RemoteState],
+        deployment: Deployment, gap: str | None,
+    ) -> None:
+        """``--prune`` on a manifest storage: keep the files of the last K
+        deployments, where the history read (and, after publishing, merged
+        with any other run's) establishes them; else keep everything."""
+        history = self.history(deployment)
+        older, unknown = prune.kept_names(history, self.options.keep, self.deployment_names)
+        if unknown is not None:
+            because = gap if gap is not None and unknown == prune.GAP else unknown
+            self.log("Not pruning: the last %d deployments cannot be established (%s); "
+                     "every file is kept." % (self.options.keep, because), 1)
+            return
+        kept_records = {self.deployment_record(d) for d in history[: self.options.keep]}
+        young_records = prune.too_young(self.internal, self.options.min_age, self.now())
+        stale_records = sorted(n for n in self.internal if self.is_deployment_record(n)
+                               and n not in kept_records and n not in young_records)
+        self.remove_stale(published | older | self.too_young(remote), remote, stale_records)
+
+    def too_young(self, listed: Mapping[str, RemoteState]) -> set[str]:
+        """Listed names --prune keeps for their age (STATICSHIP_PRUNE_MIN_AGE)."""
+        young = prune.too_young(listed, self.options.min_age, self.now())
+        if young:
+            self.log("Keeping %d files written less than %g seconds ago or of unknown age "
+                     "(STATICSHIP_PRUNE_MIN_AGE): a deploy may still be publishing them."
+                     % (len(young), self.options.min_age), 1)
+        return young
+
+    def history_gap(self, remote: Mapping[str, RemoteState], manifest_name: str) -> str | None:
+        """Why the recorded history may miss the deployment now live (None
+        when it cannot): files are listed, but the state record is missing,
+        unusable, names no deployment, or recorded another manifest."""
+        if not remote:
+            return None  # nothing was published before
+        if not self._state_listed:
+            return "there is no state record '%s'" % self.state_name
+        state = self.state()
+        if state.problem is not None:
+            return "the state record '%s' cannot be used" % self.state_name
+        if not state.deployments:
+            return "no deployment is recorded in '%s'" % self.state_name
+        listed, recorded = remote.get(manifest_name), state.recorded_output(manifest_name)
+        if listed is not None and listed.token is not None and (
+            recorded is None or recorded[0] != listed.token
+        ):
+            return "the live manifest is not the one last recorded"
+        return None
+
+    def live_deployment(self, manifest_name: str, remote: Mapping[str, RemoteState]) -> str | None:
+        """When the history missed the deployment now live: that deployment,
+        established from the live manifest (read before this run replaces
+        it), which names every file it uses. Its id; None without a usable
+        manifest."""
+        if manifest_name not in remote:
+            return None
+        try:
+            data = self.retrying(lambda: self.adapter.read_small(manifest_name))
+        except Exception as exc:  # noqa: BLE001
+            raise self.failure("Reading '%s'" % manifest_name, exc) from exc
+        names = prune.manifest_names(data, manifest_name)
+        if data is None or names is None:
+            return None
+        found = "live-" + fp.md5_hex(data)[:19]
+        self.derived[found] = names
+        return found
 
     # -- deployment history (manifest storages) ------------------------------
     @property
@@ -169,24 +253,30 @@ class Pipeline:
     def is_deployment_record(self, name: str) -> bool:
         return name.startswith(posixpath.join(self.internal_dir, "deployments") + "/")
 
-    def history(self, current: str) -> list[str]:
-        """Deployment ids, newest first, the current one included."""
-        past = self.state().sections.get("deployments", []) if self._state_listed else []
-        return [current] + [d for d in past if d != current]
+    def history(self, current: Deployment) -> list[str]:
+        """Deployment ids, newest first, the current one included: as this
+        run wrote them (merged with other runs' updates), or (dry run, no
+        change) as they would be."""
+        past = self.state().deployments
+        if past[:1] == [current.id]:
+            return past
+        return records.record_deployment(past, current.id, current.gap, current.before)
 
-    def deployment_names(self, deployment: str) -> list[str]:
+    def deployment_names(self, deployment: str) -> list[str] | None:
+        """The names of ``deployment``'s record; None if it is missing or
+        unusable. A record not listed is read all the same: another run may
+        have recorded it after this run listed."""
+        if deployment in self.derived:
+            return self.derived[deployment]
         name = self.deployment_record(deployment)
-        if name not in self.internal:
-            return []
         try:
             data = self.retrying(lambda: self.adapter.read_small(name))
         except Exception as exc:  # noqa: BLE001
             raise self.failure("Reading '%s'" % name, exc) from exc
-        try:
-            names = json.loads(data or b"{}").get("names", [])
-        except ValueError:
-            names = []
-        return [str(n) for n in names]
+        names, why = records.deployment_names(data)
+        if names is None:
+            self.log("The deployment record '%s' cannot be used: %s." % (name, why), 2)
+        return names
 
     def list_remote(self) -> dict[str, RemoteState]:
         with self.report.phase("list"):
@@ -205,12 +295,11 @@ class Pipeline:
         files: Mapping[str, LocalFile],
         last: frozenset[str] = frozenset(),
         remote: dict[str, RemoteState] | None = None,
-        inputs: str | None = None,
-        deployment: str | None = None,
+        deployment: Deployment | None = None,
     ) -> Report:
         """Fingerprint, plan and upload ``files``; names in ``last`` go after
-        all others have succeeded. ``inputs`` (manifest runs) is recorded
-        with the published outputs once everything is in place."""
+        all others have succeeded. A ``deployment`` (manifest runs) is
+        recorded with the published outputs once everything is in place."""
         report = self.report
         if remote is None:
             remote = self.list_remote()
@@ -219,7 +308,7 @@ class Pipeline:
             with report.phase("hash"):
                 prepared = self.fingerprint(files, remote)
                 self.confirm_from_state(prepared, remote)
-                writes = self.rewrite_changed_options(prepared, remote) if inputs else {}
+                writes = self.rewrite_changed_options(prepared, remote) if deployment else {}
             plan = make_plan(
                 {n: LocalState(frozenset(p.tokens), p.size) for n, p in prepared.items()},
                 remote,
@@ -231,13 +320,16 @@ class Pipeline:
                     results = self.upload(plan, prepared, last)
                 self.phase = Phase.PUBLISHED
                 section = None
-                if inputs is not None and deployment is not None:
-                    section = {"inputs": inputs, "outputs": self.outputs(prepared, remote, results),
+                if deployment is not None:
+                    section = {"inputs": deployment.inputs,
+                               "outputs": self.outputs(prepared, remote, results),
                                "writes": writes}
-                    self.write_small(
-                        self.deployment_record(deployment),
-                        json.dumps({"id": deployment, "names": sorted(prepared)}).encode(),
-                    )
+                    self.write_small(self.deployment_record(deployment.id),
+                                     records.deployment_record(deployment.id, prepared))
+                    if deployment.before is not None:
+                        self.write_small(self.deployment_record(deployment.before),
+                                         records.deployment_record(
+                                             deployment.before, self.derived[deployment.before]))
                 self.update_state(prepared, results, section, deployment)
         finally:
             for item in prepared.values():
@@ -255,7 +347,7 @@ class Pipeline:
         even though its bytes match. Without a record of them (no state
         record), the bytes decide, as on the plain path."""
         writes = {name: self.write_digest(name) for name in prepared}
-        section = self.state().sections.get(manifest.SECTION) if self._state_listed else None
+        section = self.state().manifest if self._state_listed else None
         recorded = section.get("writes") if isinstance(section, dict) else None
         if not isinstance(recorded, dict):
             return writes
@@ -339,16 +431,27 @@ class Pipeline:
         return CommandError("%s failed: %s" % (what, cause))
 
     def state(self) -> State:
-        """The state record, downloaded at most once, and only if it exists."""
+        """The state record, downloaded at most once, and only if it was
+        listed (else an empty one that must not exist when written)."""
         if self._state is None:
-            data = None
             if self._state_listed:
-                try:
-                    data = self.retrying(lambda: self.adapter.read_small(self.state_name))
-                except Exception as exc:  # noqa: BLE001
-                    raise self.failure("Reading '%s'" % self.state_name, exc) from exc
-            self._state = State.loads(data)
+                self._state = self.read_state()
+            else:
+                self._state = State(version=MISSING if self.adapter.conditional_writes else None)
         return self._state
+
+    def read_state(self) -> State:
+        """The state record as stored now, with its version tag; one of the
+        wrong shape counts as absent (said at -v 2)."""
+        try:
+            data, version = self.retrying(lambda: self.adapter.read_versioned(self.state_name))
+        except Exception as exc:  # noqa: BLE001
+            raise self.failure("Reading '%s'" % self.state_name, exc) from exc
+        state = State.loads(data, version)
+        if state.problem is not None:
+            self.log("The state record '%s' is treated as absent: %s." % (
+                self.state_name, state.problem), 2)
+        return state
 
     def confirm_from_state(
         self, prepared: Mapping[str, Prepared], remote: Mapping[str, RemoteState]
@@ -435,10 +538,13 @@ class Pipeline:
         prepared: Mapping[str, Prepared],
         results: Mapping[str, str | None],
         section: dict[str, Any] | None = None,
-        deployment: str | None = None,
+        deployment: Deployment | None = None,
     ) -> None:
         """Record the tokens of uploads whose listing will not prove content,
-        and the manifest section; write the record only if it changed."""
+        the manifest section and the deployment; write the record only if it
+        changed. The write is conditional on the version read: when another
+        run wrote meanwhile, its record is read again and this run's update
+        applied to it (a bounded number of times)."""
         opaque = {
             name: (token, prepared[name].md5)
             for name, token in results.items()
@@ -446,23 +552,42 @@ class Pipeline:
         }
         if not opaque and section is None and not self._state_listed:
             return
+        update = Update(set(results), opaque, section, deployment.id if deployment else None,
+                        deployment.before if deployment else None,
+                        bool(deployment and deployment.gap))
         state = self.state()
-        before = State.loads(state.dumps())
-        for name in results:
-            state.tokens.pop(name, None)
-        state.tokens.update(opaque)
-        if section is not None:
-            state.sections[manifest.SECTION] = section
-        if deployment is not None:
-            past = [d for d in state.sections.get("deployments", []) if d != deployment]
-            state.sections["deployments"] = [deployment, *past][:HISTORY]
-        if state.dumps() != before.dumps():
-            self.write_small(self.state_name, state.dumps())
+        for attempt in range(1, RECORD_ATTEMPTS + 1):
+            after = update.apply(state)
+            if after.dumps() == state.dumps() and state.problem is None:
+                self._state = state
+                return
+            try:
+                self.write_small(self.state_name, after.dumps(), expect=state.version)
+            except Conflict:
+                if attempt == RECORD_ATTEMPTS:
+                    break
+                self.log("'%s' was changed by another run; merging." % self.state_name, 2)
+                state = self.read_state()
+                continue
+            after.version = None  # written: its new tag is not known
+            self._state = after
+            return
+        raise CommandError(
+            "Writing '%s' failed: another run changed it %d times while this one tried to "
+            "record its deployment. The files are published; run again to record them."
+            % (self.state_name, RECORD_ATTEMPTS)
+        )
 
-    def write_small(self, name: str, data: bytes) -> None:
+    def write_small(self, name: str, data: bytes, expect: str | None = None) -> None:
+        """Write one record of ours; ``expect`` makes it conditional (see
+        Adapter.write_small), and a refusal is raised as ``Conflict``."""
+        condition = {} if expect is None else {"expect": expect}  # adapters of old keep working
         self.report.records_written += 1
         try:
-            self.retrying(lambda: self.adapter.write_small(name, data, "application/json"))
+            self.retrying(lambda: self.adapter.write_small(
+                name, data, "application/json", **condition))
+        except Conflict:
+            raise
         except Exception as exc:  # noqa: BLE001
             raise self.failure("Writing '%s'" % name, exc) from exc
 

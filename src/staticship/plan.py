@@ -31,6 +31,10 @@ class LocalState:
 class RemoteState:
     token: str | None
     size: int | None = None
+    #: The listing's last-modified time (seconds since the epoch), None when
+    #: the listing does not give one. ``--prune`` never deletes an object
+    #: younger than STATICSHIP_PRUNE_MIN_AGE, nor one whose age is unknown.
+    modified: float | None = None
     #: The object's key exactly as the listing gave it (location included):
     #: what a delete must name. None when the backend did not say.
     key: str | None = field(default=None, kw_only=True)

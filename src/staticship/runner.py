@@ -125,6 +125,7 @@ def collect(command: Any) -> dict[str, list[str]]:
         post_process=command.post_process,
         prune=getattr(command, "prune", False),
         keep=int(conf.get("PRUNE_KEEP")),
+        min_age=float(conf.get("PRUNE_MIN_AGE")),
     )
     manifest = command.post_process and is_manifest_storage(storage)
     if command.post_process and hasattr(storage, "post_process") and not manifest:

@@ -30,8 +30,8 @@ from .. import fingerprint as fp
 from ..plan import RemoteState
 from ..sources import LocalFile
 from .base import (
-    Adapter, Explanation, Prepared, TransferError, batches, configured_as, error_text, first_line,
-    overrides, prepare_body, refused,
+    MISSING, Adapter, Conflict, Explanation, Prepared, TransferError, batches, configured_as,
+    error_text, first_line, overrides, prepare_body, refused, timestamp,
 )
 from .replace import Occupied, is_manifest, replace
 
@@ -54,11 +54,14 @@ BATCH_LIMIT = 256
 _TRANSIENT_STATUS = (408, 429, 500, 502, 503, 504)
 
 
-def parse_list_blobs(body: bytes) -> tuple[list[tuple[str, str | None, int]], str]:
-    """(name, MD5 hex or None, size) of every blob in one List Blobs answer,
-    and the next marker ("" on the last page)."""
+Listed = tuple[str, "str | None", int, "float | None"]
+
+
+def parse_list_blobs(body: bytes) -> tuple[list[Listed], str]:
+    """(name, MD5 hex or None, size, last-modified time) of every blob in one
+    List Blobs answer, and the next marker ("" on the last page)."""
     root = ElementTree.fromstring(body)
-    blobs: list[tuple[str, str | None, int]] = []
+    blobs: list[Listed] = []
     for blob in root.iterfind("Blobs/Blob"):
         name_el = blob.find("Name")
         if name_el is None:
@@ -70,8 +73,21 @@ def parse_list_blobs(body: bytes) -> tuple[list[tuple[str, str | None, int]], st
         md5_b64 = props.findtext("Content-MD5") if props is not None else None
         size = props.findtext("Content-Length") if props is not None else None
         token = base64.b64decode(md5_b64).hex() if md5_b64 else None
-        blobs.append((name, token, int(size or 0)))
+        modified = timestamp(props.findtext("Last-Modified") if props is not None else None)
+        blobs.append((name, token, int(size or 0), modified))
     return blobs, root.findtext("NextMarker") or ""
+
+
+def _conditions(expect: str | None) -> dict[str, Any]:
+    """upload_blob's arguments for a write expecting version ``expect``:
+    If-Match on the ETag read, or If-None-Match: * (``overwrite=False``)."""
+    if expect is None:
+        return {"overwrite": True}
+    if expect == MISSING:
+        return {"overwrite": False}
+    from azure.core import MatchConditions
+
+    return {"overwrite": True, "etag": expect, "match_condition": MatchConditions.IfNotModified}
 
 
 def md5_token(content_md5: Any) -> str | None:
@@ -83,6 +99,7 @@ def md5_token(content_md5: Any) -> str | None:
 
 class AzureAdapter(Adapter):
     label = "azure"
+    conditional_writes = True
     serves = SERVES
     #: Passed to the SDK client when set (tests lower them to force blocks).
     max_single_put_size: int | None = None
@@ -170,7 +187,8 @@ class AzureAdapter(Adapter):
             results_per_page=self.list_page_size,
         ).by_page()
         return self._collect(
-            [(b.name, md5_token(b.content_settings.content_md5), b.size) for b in page]
+            [(b.name, md5_token(b.content_settings.content_md5), b.size, timestamp(b.last_modified))
+             for b in page]
             for page in pages
         )
 
@@ -179,11 +197,11 @@ class AzureAdapter(Adapter):
         cut = len(self.prefix)
         for page in pages:
             self.requests["LIST"] += 1
-            for name, token, size in page:
-                found[name[cut:]] = RemoteState(token, size, key=name)
+            for name, token, size, modified in page:
+                found[name[cut:]] = RemoteState(token, size, key=name, modified=modified)
         return found
 
-    def _raw_pages(self) -> Iterator[list[tuple[str, str | None, int]]] | None:
+    def _raw_pages(self) -> Iterator[list[Listed]] | None:
         """List Blobs pages read with ElementTree, through the container
         client's own pipeline (same authentication, retries and transport).
 
@@ -205,7 +223,7 @@ class AzureAdapter(Adapter):
             return None
         timeout = self.storage.timeout  # type: ignore[attr-defined]
 
-        def pages() -> Iterator[list[tuple[str, str | None, int]]]:
+        def pages() -> Iterator[list[Listed]]:
             marker = ""
             while True:
                 query = {"restype": "container", "comp": "list", "maxresults": str(self.list_page_size)}
@@ -344,16 +362,20 @@ class AzureAdapter(Adapter):
 
     # -- small objects -----------------------------------------------------
     def read_small(self, name: str) -> bytes | None:
+        return self.read_versioned(name)[0]
+
+    def read_versioned(self, name: str) -> tuple[bytes | None, str | None]:
         from azure.core.exceptions import ResourceNotFoundError
 
         self.requests["GET"] += 1
         try:
-            data: bytes = self.client.download_blob(self.key(name)).readall()
+            download = self.client.download_blob(self.key(name))
+            data: bytes = download.readall()
         except ResourceNotFoundError:
-            return None
+            return None, MISSING
         except Exception as exc:  # noqa: BLE001
             raise self._classify(exc, self.key(name)) from exc
-        return data
+        return data, getattr(download.properties, "etag", None)
 
     def record_settings(self, name: str, content_type: str) -> dict[str, Any]:
         """The content settings the storage gives every blob (cache control,
@@ -364,7 +386,12 @@ class AzureAdapter(Adapter):
         settings.pop("content_encoding", None)
         return settings
 
-    def write_small(self, name: str, data: bytes, content_type: str) -> None:
+    def write_small(
+        self, name: str, data: bytes, content_type: str, *, expect: str | None = None
+    ) -> None:
+        from azure.core.exceptions import (
+            ResourceExistsError, ResourceModifiedError, ResourceNotFoundError,
+        )
         from azure.storage.blob import ContentSettings
 
         self.requests["PUT"] += 1
@@ -372,8 +399,13 @@ class AzureAdapter(Adapter):
         settings["content_md5"] = bytearray.fromhex(fp.md5_hex(data))
         try:
             self.client.upload_blob(
-                self.key(name), data, overwrite=True, content_settings=ContentSettings(**settings),
+                self.key(name), data, content_settings=ContentSettings(**settings),
+                **_conditions(expect),
             )
+        except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError) as exc:
+            if expect is None:
+                raise self._classify(exc, self.key(name)) from exc
+            raise Conflict("%s changed since it was read" % self.key(name)) from exc
         except Exception as exc:  # noqa: BLE001
             raise self._classify(exc, self.key(name)) from exc
 

@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from importlib import import_module
 from typing import Any, BinaryIO, ClassVar, TypeVar
 
@@ -76,6 +77,17 @@ def configured_as(option: str, *names: str) -> str:
         if hasattr(settings, name):
             return name
     return " or ".join(['the "%s" option' % option, *names])
+
+
+class Conflict(TransferError):
+    """A conditional write was refused: the object changed (was written,
+    created or removed) since it was read, by another run."""
+
+
+#: The version tag ``read_versioned`` gives for an object that does not
+#: exist (on a store with conditional writes): a write expecting it must
+#: not overwrite anything.
+MISSING = ""
 
 
 @dataclass
@@ -174,6 +186,10 @@ class Adapter(ABC):
     label: ClassVar[str] = "storage"
     #: True when the listing proves content (no per-file request needed).
     verifies_content: ClassVar[bool] = True
+    #: True when ``read_versioned`` gives version tags and ``write_small``
+    #: honours ``expect`` (the state record is then updated without losing
+    #: another run's update).
+    conditional_writes: ClassVar[bool] = False
     #: Dotted path of the storage class this adapter serves, subclasses
     #: included ("" for adapters whose ``handles`` decides otherwise).
     serves: ClassVar[str] = ""
@@ -235,8 +251,20 @@ class Adapter(ABC):
         """Download one small object of ours; None if it does not exist."""
 
     @abstractmethod
-    def write_small(self, name: str, data: bytes, content_type: str) -> None:
-        """Upload one small object of ours, overwriting."""
+    def write_small(
+        self, name: str, data: bytes, content_type: str, *, expect: str | None = None
+    ) -> None:
+        """Upload one small object of ours, overwriting. With ``expect`` (a
+        tag from ``read_versioned``), only if the object is still that
+        version (``MISSING``: only if it still does not exist); else raise
+        ``Conflict``."""
+
+    def read_versioned(self, name: str) -> tuple[bytes | None, str | None]:
+        """One small object of ours and its version tag for a conditional
+        ``write_small``: the store's ETag or generation, ``MISSING`` when it
+        does not exist, None when the store cannot write conditionally (the
+        default: the write then overwrites whatever is there)."""
+        return self.read_small(name), None
 
     def key(self, name: str) -> str:
         """The key the storage writes ``name`` under (the listing's key)."""
@@ -414,6 +442,27 @@ def refused(exc: BaseException) -> bool:
     wrong endpoint or a stopped server, which retrying would only wait for."""
     text = error_text(exc)
     return "Connection refused" in text or "os error 111" in text or "Errno 111" in text
+
+
+def timestamp(value: Any) -> float | None:
+    """Seconds since the epoch of a listing's last-modified time (a
+    ``datetime`` or an HTTP date), None when it has none."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        from email.utils import parsedate_to_datetime
+
+        try:
+            value = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+    if isinstance(value, datetime) and value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)  # stores give UTC
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, (int, float)):
+        return float(value)
+    return None
 
 
 def first_line(exc: BaseException) -> str:

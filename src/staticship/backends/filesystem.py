@@ -62,7 +62,8 @@ class FileSystemAdapter(Adapter):
                 except OSError:  # a broken link: replace it
                     found[name] = RemoteState(None, -1, key=path)
                 else:
-                    found[name] = RemoteState(stat_token(stat), stat.st_size, key=path)
+                    found[name] = RemoteState(stat_token(stat), stat.st_size, key=path,
+                                              modified=stat.st_mtime)
         return found
 
     def write_options(self, name: str) -> Any:
@@ -132,7 +133,11 @@ class FileSystemAdapter(Adapter):
         except FileNotFoundError:
             return None
 
-    def write_small(self, name: str, data: bytes, content_type: str) -> None:
+    def write_small(
+        self, name: str, data: bytes, content_type: str, *, expect: str | None = None
+    ) -> None:
+        # No conditional write here (``read_versioned`` gives no tag): two
+        # runs into one directory at once can lose one's record update.
         self._write(name, data)
 
     def key(self, name: str) -> str:

@@ -35,8 +35,8 @@ from .. import fingerprint as fp
 from ..plan import RemoteState
 from ..sources import LocalFile
 from .base import (
-    Adapter, Explanation, Prepared, TransferError, batches, configured_as, error_text, first_line,
-    overrides, prepare_body, refused,
+    MISSING, Adapter, Conflict, Explanation, Prepared, TransferError, batches, configured_as,
+    error_text, first_line, overrides, prepare_body, refused, timestamp,
 )
 
 # GoogleCloudStorage is imported only when a storage derives from it (the
@@ -73,6 +73,7 @@ def listing_token(md5_b64: str | None, crc32c_b64: str | None) -> str | None:
 
 class GCSAdapter(Adapter):
     label = "gcs"
+    conditional_writes = True
     serves = SERVES
 
     def __init__(self, storage: Storage, *, workers: int = 32) -> None:
@@ -125,14 +126,15 @@ class GCSAdapter(Adapter):
             self.bucket_name,
             prefix=self.prefix or None,
             projection="noAcl",
-            fields="items(name,size,md5Hash,crc32c),nextPageToken",
+            fields="items(name,size,md5Hash,crc32c,updated),nextPageToken",
         )
         for page in blobs.pages:
             self.requests["LIST"] += 1
             for blob in page:
                 size = int(blob.size) if blob.size is not None else None
                 found[blob.name[cut:]] = RemoteState(
-                    listing_token(blob.md5_hash, blob.crc32c), size, key=blob.name)
+                    listing_token(blob.md5_hash, blob.crc32c), size, key=blob.name,
+                    modified=timestamp(blob.updated))
         return found
 
     # -- fingerprint -------------------------------------------------------
@@ -236,16 +238,22 @@ class GCSAdapter(Adapter):
 
     # -- small objects -----------------------------------------------------
     def read_small(self, name: str) -> bytes | None:
+        return self.read_versioned(name)[0]
+
+    def read_versioned(self, name: str) -> tuple[bytes | None, str | None]:
+        """The object and its generation (the download's x-goog-generation
+        header, which the client keeps on the blob)."""
         from google.api_core.exceptions import NotFound
 
         self.requests["GET"] += 1
+        blob = self.bucket.blob(self.key(name))
         try:
-            data: bytes = self.bucket.blob(self.key(name)).download_as_bytes()
+            data: bytes = blob.download_as_bytes()
         except NotFound:
-            return None
+            return None, MISSING
         except Exception as exc:  # noqa: BLE001
             raise self._classify(exc, self.key(name)) from exc
-        return data
+        return data, str(blob.generation) if blob.generation else None
 
     def record_blob(self, name: str) -> tuple[Any, str | None]:
         """A blob for one of our records with the properties and predefined
@@ -258,11 +266,22 @@ class GCSAdapter(Adapter):
                 setattr(blob, prop, value)
         return blob, params["acl"]
 
-    def write_small(self, name: str, data: bytes, content_type: str) -> None:
+    def write_small(
+        self, name: str, data: bytes, content_type: str, *, expect: str | None = None
+    ) -> None:
+        from google.api_core.exceptions import NotFound, PreconditionFailed
+
         self.requests["POST"] += 1
         blob, acl = self.record_blob(name)
+        # ifGenerationMatch: the generation read, or 0 (must not exist).
+        condition = {} if expect is None else {"if_generation_match": int(expect or 0)}
         try:
-            blob.upload_from_string(data, content_type=content_type, predefined_acl=acl)
+            blob.upload_from_string(data, content_type=content_type, predefined_acl=acl,
+                                    **condition)
+        except (PreconditionFailed, NotFound) as exc:
+            if expect is None:
+                raise self._classify(exc, self.key(name)) from exc
+            raise Conflict("%s changed since it was read" % self.key(name)) from exc
         except Exception as exc:  # noqa: BLE001
             raise self._classify(exc, self.key(name)) from exc
 

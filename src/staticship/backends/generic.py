@@ -96,7 +96,11 @@ class GenericAdapter(Adapter):
         with self.storage.open(name, "rb") as handle:
             return handle.read()
 
-    def write_small(self, name: str, data: bytes, content_type: str) -> None:
+    def write_small(
+        self, name: str, data: bytes, content_type: str, *, expect: str | None = None
+    ) -> None:
+        # A storage object has no conditional write (``read_versioned`` gives
+        # no tag): two runs at once can lose one's record update.
         replace(self.storage, name, lambda content: self._save(name, content),
                 lambda: io.BytesIO(data), exists=self.storage.exists(name),
                 overwrites=lambda: self._overwrites(name), precious=True, requests=self.requests)

@@ -21,8 +21,8 @@ from .. import fingerprint as fp
 from ..plan import RemoteState
 from ..sources import LocalFile
 from .base import (
-    Adapter, Explanation, Prepared, TransferError, batches, configured_as, error_text, first_line,
-    overrides, prepare_body, refused,
+    MISSING, Adapter, Conflict, Explanation, Prepared, TransferError, batches, configured_as,
+    error_text, first_line, overrides, prepare_body, refused, timestamp,
 )
 
 # S3Storage is imported only when a storage derives from it (boto3 takes a
@@ -73,6 +73,23 @@ def _one_line(exc: BaseException) -> str:
     return "%s: %s" % (type(exc).__name__, first)
 
 
+# Answers to a conditional PutObject when the object is not the version read:
+# 412 (If-Match / If-None-Match failed), 409 (a concurrent conditional write
+# won), 404 (If-Match on an object deleted since). S3 and moto's server both
+# honour If-Match and If-None-Match: * on PutObject (S3 since 2024; moto 5).
+_CONFLICT_CODES = ("PreconditionFailed", "412", "ConditionalRequestConflict", "409",
+                   "NoSuchKey", "404")
+
+
+def _conditions(expect: str | None) -> dict[str, str]:
+    """PutObject's precondition for a write expecting version ``expect``."""
+    if expect is None:
+        return {}
+    if expect == MISSING:
+        return {"IfNoneMatch": "*"}
+    return {"IfMatch": expect}
+
+
 def _error_code(exc: BaseException) -> str:
     response = getattr(exc, "response", None)
     if isinstance(response, Mapping):
@@ -82,6 +99,7 @@ def _error_code(exc: BaseException) -> str:
 
 class S3Adapter(Adapter):
     label = "s3"
+    conditional_writes = True
     serves = SERVES
 
     def __init__(self, storage: Storage, *, workers: int = 32) -> None:
@@ -137,7 +155,8 @@ class S3Adapter(Adapter):
         for batch in stream:
             for entry in batch:
                 found[entry["path"][cut:]] = RemoteState(
-                    fp.normalize_etag(entry.get("e_tag")), entry.get("size"), key=entry["path"]
+                    fp.normalize_etag(entry.get("e_tag")), entry.get("size"), key=entry["path"],
+                    modified=timestamp(entry.get("last_modified")),
                 )
         self.requests["LIST"] += max(1, -(-len(found) // 1000))  # S3 pages hold 1,000
         return found
@@ -150,7 +169,8 @@ class S3Adapter(Adapter):
             self.requests["LIST"] += 1
             for entry in page.get("Contents", ()):
                 found[entry["Key"][cut:]] = RemoteState(
-                    fp.normalize_etag(entry.get("ETag")), entry.get("Size"), key=entry["Key"]
+                    fp.normalize_etag(entry.get("ETag")), entry.get("Size"), key=entry["Key"],
+                    modified=timestamp(entry.get("LastModified")),
                 )
         return found
 
@@ -267,15 +287,18 @@ class S3Adapter(Adapter):
         return {k: v for k, v in params.items() if k in ALLOWED_DOWNLOAD_ARGS and k != "VersionId"}
 
     def read_small(self, name: str) -> bytes | None:
+        return self.read_versioned(name)[0]
+
+    def read_versioned(self, name: str) -> tuple[bytes | None, str | None]:
         self.requests["GET"] += 1
         params = self.record_read_parameters(name)
         try:
             response = self.client.get_object(Bucket=self.bucket, Key=self.key(name), **params)
         except Exception as exc:  # noqa: BLE001
             if _error_code(exc) in ("NoSuchKey", "404"):
-                return None
+                return None, MISSING
             raise self._classify(exc, self.key(name)) from exc
-        return response["Body"].read()
+        return response["Body"].read(), response.get("ETag")
 
     def record_parameters(self, name: str, content_type: str) -> dict[str, Any]:
         """The storage's write parameters for one of our records (ACL,
@@ -288,12 +311,22 @@ class S3Adapter(Adapter):
         params["ContentType"] = content_type
         return params
 
-    def write_small(self, name: str, data: bytes, content_type: str) -> None:
+    def write_small(
+        self, name: str, data: bytes, content_type: str, *, expect: str | None = None
+    ) -> None:
         self.requests["PUT"] += 1
         params = self.record_parameters(name, content_type)
         try:
-            self.client.put_object(Bucket=self.bucket, Key=self.key(name), Body=data, **params)
+            self.client.put_object(Bucket=self.bucket, Key=self.key(name), Body=data, **params,
+                                   **_conditions(expect))
         except Exception as exc:  # noqa: BLE001
+            code = _error_code(exc)
+            if expect is not None and code in _CONFLICT_CODES:
+                raise Conflict("%s changed since it was read" % self.key(name)) from exc
+            if expect is not None and code in ("NotImplemented", "501"):
+                # An S3-compatible store without conditional writes (stores
+                # that ignore the headers behave the same): last writer wins.
+                return self.write_small(name, data, content_type)
             raise self._classify(exc, self.key(name)) from exc
 
     def delete_many(self, keys: list[str]) -> None:

@@ -1,0 +1,94 @@
+"""The state record, the deployment history and --prune's proof: pure logic."""
+
+from __future__ import annotations
+
+import pytest
+
+from staticship.plan import RemoteState
+from staticship.prune import kept_names, manifest_names, too_young
+from staticship.state import HISTORY, UNKNOWN, State, Update, deployment_names, record_deployment
+
+
+def test_a_record_round_trips_with_typed_fields() -> None:
+    state = State({"a.css": ("etag-1", "md5-1")}, {"inputs": "k", "outputs": {"a.css": ["t", 3]}},
+                  ["d2", "d1"])
+    again = State.loads(state.dumps(), "tag")
+    assert again.tokens == {"a.css": ("etag-1", "md5-1")}
+    assert again.manifest == {"inputs": "k", "outputs": {"a.css": ["t", 3]}}
+    assert again.deployments == ["d2", "d1"] and again.version == "tag" and again.problem is None
+    assert again.recorded_output("a.css") == ("t", 3) and again.recorded_output("b") is None
+
+
+@pytest.mark.parametrize("data, problem", [
+    (b"{", "it is not JSON"),
+    (b"[]", "it is not of format 1"),
+    (b'{"staticship": 2}', "it is not of format 1"),
+    (b'{"staticship":1,"tokens":[]}', "its tokens are not a mapping"),
+    (b'{"staticship":1,"tokens":{"a":["x"]}}', "its token for 'a' is not a pair of strings"),
+    (b'{"staticship":1,"sections":[]}', "its sections are not a mapping"),
+    (b'{"staticship":1,"sections":{"manifest":{"inputs":"k","outputs":{"a":["t","3"]}}}}',
+     "its manifest section is of the wrong shape"),
+    (b'{"staticship":1,"sections":{"deployments":"abc"}}', "its deployments are not a list of ids"),
+    (b'{"staticship":1,"sections":{"deployments":[null]}}', "its deployments are not a list of ids"),
+])
+def test_a_record_of_the_wrong_shape_is_absent(data: bytes, problem: str) -> None:
+    state = State.loads(data, "v")
+    assert state.problem == problem
+    assert (state.tokens, state.manifest, state.deployments, state.version) == ({}, None, [], "v")
+
+
+def test_a_missing_record_has_no_problem() -> None:
+    assert State.loads(None).problem is None
+
+
+def test_an_update_applies_to_the_record_current_when_written() -> None:
+    theirs = State({"x": ("t", "m"), "a": ("old", "m")}, None, ["b", "z"], version="v2")
+    mine = Update({"a"}, {"n": ("t2", "m2")}, {"inputs": "k", "outputs": {}}, "a-run")
+    merged = mine.apply(theirs)
+    assert merged.tokens == {"x": ("t", "m"), "n": ("t2", "m2")}
+    assert merged.deployments == ["a-run", "b", "z"] and merged.version == "v2"
+    assert merged.manifest == {"inputs": "k", "outputs": {}}
+
+
+def test_history_with_a_gap_and_its_length() -> None:
+    assert record_deployment([], "d1", gap=True) == ["d1", UNKNOWN]
+    assert record_deployment(["x"], "d1", gap=True, before="live") == ["d1", "live", UNKNOWN, "x"]
+    assert record_deployment(["d1", UNKNOWN], "d2", gap=False) == ["d2", "d1", UNKNOWN]
+    assert record_deployment(["d2", "d1"], "d1", gap=False) == ["d1", "d2"]
+    long = record_deployment(["d%d" % i for i in range(HISTORY)], "new", gap=False)
+    assert len(long) == HISTORY and long[0] == "new" and long[-1] == UNKNOWN
+
+
+def test_deployment_record_names() -> None:
+    assert deployment_names(b'{"id":"d","names":["a","b"]}') == (["a", "b"], "")
+    assert deployment_names(None) == (None, "it is missing")
+    assert deployment_names(b"nope")[0] is None
+    assert deployment_names(b'{"names":"ab"}')[0] is None
+    assert deployment_names(b'{"names":[1]}')[0] is None
+    assert deployment_names(b"[]")[0] is None
+
+
+def test_kept_names_fail_closed() -> None:
+    records = {"d2": ["a", "b"], "d1": ["c"]}
+    assert kept_names(["d3", "d2", "d1", "d0"], 3, records.get) == ({"a", "b", "c"}, None)
+    assert kept_names(["d3", "d2", UNKNOWN], 2, records.get) == ({"a", "b"}, None)
+    assert kept_names(["d3", "d2", UNKNOWN], 3, records.get)[1] == "the deployment history has a gap"
+    assert kept_names(["d3", "gone"], 3, records.get)[1] == (
+        "the record of deployment gone cannot be read")
+    assert kept_names(["d3"], 3, records.get) == (set(), None)
+
+
+def test_manifest_names() -> None:
+    data = b'{"paths": {"a.css": "a.1.css", "b.js": "b.2.js"}, "version": "1.1"}'
+    assert manifest_names(data, "m.json") == ["a.1.css", "a.css", "b.2.js", "b.js", "m.json"]
+    assert manifest_names(b"{", "m.json") is None
+    assert manifest_names(b'{"paths": ["a"]}', "m.json") is None
+    assert manifest_names(b'{"paths": {"a": 1}}', "m.json") is None
+    assert manifest_names(None, "m.json") is None
+
+
+def test_too_young() -> None:
+    listed = {"old": RemoteState("t", 1, modified=1000.0), "new": RemoteState("t", 1, modified=1950.0),
+              "edge": RemoteState("t", 1, modified=1940.0), "undated": RemoteState("t", 1)}
+    assert too_young(listed, 60, now=2000.0) == {"new", "undated"}
+    assert too_young(listed, 0, now=2000.0) == set()
