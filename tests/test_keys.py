@@ -22,6 +22,13 @@ def site(tree: Tree, count: int = 2) -> None:
 
 # -- item 1: delete the key that was listed -----------------------------------
 
+
+@pytest.fixture(autouse=True)
+def prune_fresh_objects(settings: Any) -> None:
+    """These runs prune objects written a moment ago: no age floor."""
+    settings.STATICSHIP_PRUNE_MIN_AGE = 0
+
+
 @pytest.mark.parametrize("stray", ["css0/zz/../style0.css", "/css0/style0.css", "css0/./style0.css"])
 def test_s3_prune_deletes_the_stray_key_not_the_live_one(s3: S3Target, tree: Tree, stray: str) -> None:
     """A stray object whose key normalises to a live file's key: --prune

@@ -153,7 +153,8 @@ def test_cold_warm_and_edited_without_the_proxy(plain: Plain, tree: Tree) -> Non
         tree.write(name, tree.files[name] + b"/* edited */")
     plain.put("static/old/stale.js", b"stale")
     plain.put("static-other/keep.js", b"keep")
-    third = collectstatic("--prune", tree=tree, storages=plain.storages)
+    third = collectstatic("--prune", tree=tree, storages=plain.storages,
+                          STATICSHIP_PRUNE_MIN_AGE=0)
     assert sorted(third.report.uploaded) == edited
     assert third.report.deleted == ["old/stale.js"]
     assert_published(plain, tree)  # the stale object is gone
