@@ -26,6 +26,8 @@ from pathlib import Path
 
 MIN_FILES = 15
 MAX_FILES = 30
+MIN_SHEETS = 4  # the CSS, its references and imports are what post-processing is about
+MIN_BLOBS = 6
 
 
 @dataclass
@@ -125,11 +127,16 @@ class App:
     # -- edits ---------------------------------------------------------------
     def edit(self) -> str:
         """One random edit; returns what it did."""
-        choices = ["edit blob", "edit blob", "edit sheet", "edit sheet", "rewire"]
-        if self.count() < MAX_FILES:
+        choices = ["edit blob", "edit blob"]
+        if self.sheets:
+            choices += ["edit sheet", "edit sheet", "rewire"]
+        if self.count() < MAX_FILES or len(self.sheets) < MIN_SHEETS:
             choices += ["add asset", "add sheet", "add js"]
         if self.count() > MIN_FILES:
-            choices += ["remove blob", "remove sheet"]
+            if len(self.blobs) > MIN_BLOBS:
+                choices.append("remove blob")
+            if len(self.sheets) > MIN_SHEETS:
+                choices.append("remove sheet")
         what = self.rng.choice(choices)
         if what == "edit blob":
             name = self.rng.choice(sorted(self.blobs))
