@@ -511,7 +511,7 @@ class History:
 
 
 WEIGHTS = {
-    "deploy": 30, "prune": 28, "clear": 3, "transient": 12, "permanent": 16, "kill": 5, "overlap": 4,
+    "deploy": 31, "prune": 30, "clear": 3, "transient": 12, "permanent": 16, "kill": 4, "overlap": 3,
 }
 
 
