@@ -3,7 +3,8 @@
 
 Hundreds of steps, each one of: a deploy after random edits, adds and
 removals of files in a generated app (``history_app.App``) through a manifest
-storage; the same with ``--prune``; ``--clear``; runs under injected
+storage; the same with ``--prune``; ``--clear``; a deploy by stock
+collectstatic (``--disable-staticship``); runs under injected
 transient faults and under permanent write failures (the test bed proxy);
 runs in a child process killed by a real SIGKILL after the proxy has seen a
 random number of its requests; and two overlapping runs (a child and an
@@ -339,6 +340,15 @@ class History:
         self.run_here(run)
         return [run]
 
+    def step_stock(self) -> list[Run]:
+        """A deployment by Django's own collectstatic (a team going back to stock
+        for a release, or deploying with it before switching): staticship keeps
+        no record of it, and a later --prune must still keep its files."""
+        run = self.run_for("stock collectstatic (--disable-staticship)", ["--disable-staticship"],
+                           self.edits())
+        self.run_here(run)
+        return [run]
+
     def step_clear(self) -> list[Run]:
         run = self.run_for("deploy --clear", ["--clear"], self.edits())
         self.run_here(run)
@@ -511,7 +521,7 @@ class History:
 
 
 WEIGHTS = {
-    "deploy": 31, "prune": 30, "clear": 3, "transient": 12, "permanent": 16, "kill": 4, "overlap": 3,
+    "deploy": 29, "prune": 30, "stock": 2, "clear": 3, "transient": 12, "permanent": 16, "kill": 4, "overlap": 3,
 }
 
 
