@@ -521,7 +521,7 @@ class History:
 
 
 WEIGHTS = {
-    "deploy": 29, "prune": 30, "stock": 2, "clear": 3, "transient": 12, "permanent": 16, "kill": 4, "overlap": 3,
+    "deploy": 27, "prune": 30, "stock": 4, "clear": 3, "transient": 12, "permanent": 16, "kill": 4, "overlap": 3,
 }
 
 
