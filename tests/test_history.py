@@ -20,11 +20,19 @@ After every step, read at the emulator:
   its run succeeded;
 - a single run that succeeded left its own manifest live, and a ``--clear``
   that succeeded left the location holding exactly what it collected
-  (plus staticship's ``.staticship/`` records).
+  (plus staticship's ``.staticship/`` records);
+- a run fails, if at all, with one CommandError (no traceback), and a run
+  under transient faults only succeeds.
+
+Every run has STATICSHIP_PRUNE_KEEP=3 and STATICSHIP_PRUNE_MIN_AGE=0 (so that
+--prune may delete objects written seconds ago: the age floor must not be
+what keeps a deployment's files).
 
 Seeded and reproducible: STATICSHIP_HISTORY_SEED (default: per backend, fixed)
 and STATICSHIP_HISTORY_STEPS (default 200 per backend) choose the history,
-e.g. ``STATICSHIP_HISTORY_STEPS=5000 STATICSHIP_HISTORY_SEED=7``. Where a
+e.g. ``STATICSHIP_HISTORY_STEPS=5000 STATICSHIP_HISTORY_SEED=7``;
+STATICSHIP_HISTORY_BACKENDS (default ``s3,gcs``; add ``azure``) which stores
+(run under ``python -m testbed run --all``). Where a
 child is killed, and how two runs interleave, depends on timing as well; the
 step list in a failure names what each step did.
 """
