@@ -181,7 +181,10 @@ class AzureStore(Store):
 
 
 STORES = {"s3": S3Store, "gcs": GCSStore, "azure": AzureStore}
-DEFAULT_SEEDS = {"s3": 1101, "gcs": 1102, "azure": 1103}
+# Seed 5 leads today's code (before the fixes of issue #11) into a lost
+# deployment on S3 (step 34) and GCS (step 76) by deterministic steps: a
+# manifest published by a run whose deployment record was then refused.
+DEFAULT_SEED = 5
 
 
 # -- runs ----------------------------------------------------------------------
@@ -558,7 +561,7 @@ def test_deployment_history(backend: str, request: pytest.FixtureRequest, tmp_pa
     if target.live:
         pytest.skip("fault injection and kills need the test bed")
     store = STORES[backend](target)
-    seed = int(SEED) if SEED else DEFAULT_SEEDS[backend]
+    seed = int(SEED) if SEED else DEFAULT_SEED
     history = History(store, random.Random(seed), seed, tmp_path)
     for key, data in OUTSIDE.items():
         store.put(key, data)
