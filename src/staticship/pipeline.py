@@ -6,6 +6,7 @@ them, so that the order of a run can be read top to bottom in ``run``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import posixpath
 import threading
@@ -21,7 +22,7 @@ from django.core.management.base import CommandError
 
 from django.core.files.storage import Storage
 
-from . import conf, manifest
+from . import conf, incremental, manifest
 from . import fingerprint as fp
 from .apply import ApplyError, Retry, Transfers
 from .backends.base import Adapter, Prepared
@@ -107,19 +108,9 @@ class Pipeline:
         if published is not None:
             self.log("Nothing changed since the last deployment; skipping post-processing.", 1)
             report.files = dict.fromkeys(published, Reason.UNCHANGED.value)
-        else:
-            with manifest.Stage() as stage:
-                stage.place_originals(files)
-                staged = manifest.staged_storage(storage, storage_options, stage.root)
-                with report.phase("post-process"):
-                    for original, processed in manifest.post_process(staged, files):
-                        self.log("Post-processed '%s' as '%s'" % (original, processed), 2)
-                        report.post_processed.append(original)
-                manifest_name = storage.manifest_name  # type: ignore[attr-defined]
-                staged_files = stage.files()
-                published = list(staged_files)
-                self.publish(staged_files, last=frozenset({manifest_name}), remote=remote,
-                             inputs=key, deployment=deployment)
+        else:  # post-process what changed (or everything), publish, manifest last
+            published = incremental.deploy(self, storage, storage_options, files, remote,
+                                           key, deployment)
         if self.options.clear:
             self.remove_stale(set(published), remote)
         elif self.options.prune:
@@ -185,10 +176,14 @@ class Pipeline:
         remote: dict[str, RemoteState] | None = None,
         inputs: str | None = None,
         deployment: str | None = None,
+        carried: Mapping[str, tuple[str | None, int]] | None = None,
+        records: Mapping[str, bytes] | None = None,
     ) -> Report:
         """Fingerprint, plan and upload ``files``; names in ``last`` go after
         all others have succeeded. ``inputs`` (manifest runs) is recorded
-        with the published outputs once everything is in place."""
+        with the published outputs once everything is in place, with
+        ``carried`` (outputs the deployment keeps as already published) and
+        the digests of ``records`` (written first, beside the state record)."""
         report = self.report
         if remote is None:
             remote = self.list_remote()
@@ -208,10 +203,14 @@ class Pipeline:
                     results = self.upload(plan, prepared, last)
                 section = None
                 if inputs is not None and deployment is not None:
-                    section = {"inputs": inputs, "outputs": self.outputs(prepared, remote, results)}
+                    outputs = {**(carried or {}), **self.outputs(prepared, remote, results)}
+                    section = {"inputs": inputs, "outputs": outputs, "records": {}}
+                    for name, data in (records or {}).items():
+                        self.write_small(name, data)
+                        section["records"][name] = hashlib.sha256(data).hexdigest()
                     self.write_small(
                         self.deployment_record(deployment),
-                        json.dumps({"id": deployment, "names": sorted(prepared)}).encode(),
+                        json.dumps({"id": deployment, "names": sorted(outputs)}).encode(),
                     )
                 self.update_state(prepared, results, section, deployment)
         finally:

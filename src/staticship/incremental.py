@@ -1,0 +1,386 @@
+"""Incremental post-processing for manifest storages.
+
+After a full post-processing run, Django's output for a file depends only on
+its own bytes and on the final names of the files it references: every
+adjustable file's name has stopped changing when the passes stop, so its
+content is its source with each reference replaced by that reference's final
+name. Intermediate names never survive (each pass deletes the previous
+pass's copy), and the manifest lists the final names in processing order.
+
+So a run records, per source, its fingerprint, the names it references (as
+the storage's own converter resolved them, whatever its patterns) and its
+final hashed name. The next run, when only some sources changed and nothing
+else that shapes the output did, post-processes with the user's own class
+just the changed files and those that reference them, directly or through a
+chain, with every other name resolved to its recorded final name. Whether a
+full run would have converged within ``max_post_process_passes`` depends on
+the processing order of the whole tree, so that is replayed on the recorded
+graph; when it would not (a reference cycle, a too long chain), or anything
+is in doubt (a post-processing error included), the full run is done
+instead, which also yields Django's own error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import posixpath
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.contrib.staticfiles.utils import matches_patterns
+from django.core.files.storage import Storage
+
+from . import manifest
+from .plan import RemoteState
+from .sources import LocalFile
+
+FORMAT = 1
+RECORD = "postprocess.json"  # in the state record's folder
+# Methods whose stock behaviour the incremental run relies on: a storage
+# that overrides any of them is always post-processed in full.
+_DRIVEN = ("post_process", "_post_process", "url_converter", "_url", "_stored_name",
+           "save_manifest")
+
+
+class Fallback(Exception):
+    """The incremental run cannot prove its output; run in full."""
+
+
+class RecordingMixin:
+    """Remembers, per processed file, the names its references resolve to
+    (every call the storage's URL converter makes to ``_stored_name``)."""
+
+    _current: str | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.references: dict[str, set[str]] = {}
+
+    def url_converter(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        self._current = name
+        self.references.setdefault(name, set())
+        return super().url_converter(name, *args, **kwargs)  # type: ignore[misc]
+
+    def _stored_name(self, name: str, hashed_files: Any) -> Any:
+        if self._current is not None:
+            self.references[self._current].add(key_of(self, posixpath.normpath(name)))
+        return super()._stored_name(name, hashed_files)  # type: ignore[misc]
+
+
+def key_of(storage: Any, name: str) -> str:
+    """The key ``hashed_files`` uses for ``name``."""
+    return str(storage.hash_key(storage.clean_name(name)))
+
+
+def eligible(storage: Storage) -> bool:
+    """True when the storage post-processes as stock Django does (its own
+    patterns, hashing and names are fine: they run unchanged)."""
+    if getattr(storage, "keep_intermediate_files", False):
+        return False
+    for attribute in _DRIVEN:
+        owner = next((k for k in type(storage).__mro__ if attribute in vars(k)), None)
+        if owner is None or owner.__module__ != "django.contrib.staticfiles.storage":
+            return False
+    return True
+
+
+def configuration_key(storage: Storage) -> str:
+    """Everything besides the files that shapes the output."""
+    body = {
+        "format": FORMAT,
+        "configuration": manifest.configuration(storage),
+        "static_url": str(settings.STATIC_URL),
+    }
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass
+class Source:
+    md5: str
+    size: int
+    hashed: str
+    references: tuple[str, ...]  # source names
+
+
+def dumps(config: str, sources: Mapping[str, Source]) -> bytes:
+    """The record, compactly: references as indexes into the name list."""
+    names = sorted(sources)
+    index = {n: i for i, n in enumerate(names)}
+    rows = [[n, s.md5, s.size, s.hashed, sorted(index[r] for r in s.references)]
+            for n, s in ((n, sources[n]) for n in names)]
+    return json.dumps({"format": FORMAT, "config": config, "files": rows},
+                      separators=(",", ":")).encode()
+
+
+def loads(data: bytes | None, config: str) -> dict[str, Source] | None:
+    """The recorded sources, or None if the record is missing, malformed or
+    from another configuration."""
+    try:
+        raw = json.loads(data or b"")
+        if raw.get("format") != FORMAT or raw.get("config") != config:
+            return None
+        names = [str(row[0]) for row in raw["files"]]
+        return {
+            str(row[0]): Source(str(row[1]), int(row[2]), str(row[3]),
+                                tuple(names[int(i)] for i in row[4]))
+            for row in raw["files"]
+        }
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+        return None
+
+
+def processing_order(names: Iterable[str]) -> list[str]:
+    """The order of Django's ``_post_process``: deepest first, stable."""
+    return sorted(names, key=lambda n: len(n.split(os.sep)), reverse=True)
+
+
+def converges(order: list[str], references: Mapping[str, Iterable[str]],
+              adjustable: set[str], passes: int) -> bool:
+    """Whether Django's passes over the whole tree stop changing names
+    within ``passes``, replayed on names alone: a file's processed content
+    (and so its name) changes exactly when a reference it sees changed."""
+    versions: dict[tuple[str, tuple[int, ...] | None], int] = {}
+
+    def version(name: str, seen: tuple[int, ...] | None) -> int:
+        return versions.setdefault((name, seen), len(versions))
+
+    files = [n for n in order if n in adjustable]
+    deps = {n: sorted(r for r in references.get(n, ()) if r in adjustable) for n in files}
+    changes = {n: bool(references.get(n)) for n in files}
+    current: dict[str, int] = {}
+
+    def step(name: str) -> int:
+        if not changes[name]:  # no reference: processed bytes are the original's
+            return version(name, None)
+        return version(name, tuple(current.get(r, version(r, None)) for r in deps[name]))
+
+    for name in files:  # the first pass, over every file
+        current[name] = step(name)
+    for _ in range(passes):
+        moved = False
+        for name in files:
+            new = step(name)
+            moved = moved or new != current[name]
+            current[name] = new
+        if not moved:
+            return True
+    return False
+
+
+@dataclass
+class Plan:
+    """What an incremental run does: the sources to post-process, and the
+    recorded names (and published outputs) of all the others."""
+
+    affected: list[str]
+    seeded: dict[str, str]  # unaffected source -> its final hashed name
+    carried: dict[str, tuple[str | None, int]]  # outputs kept as published
+    previous: dict[str, Source]
+    reasons: list[str] = field(default_factory=list)
+
+
+def plan(
+    storage: Any,
+    files: Mapping[str, LocalFile],
+    fingerprints: Mapping[str, tuple[str, int]],
+    previous: Mapping[str, Source],
+    outputs: Mapping[str, Any],
+    remote: Mapping[str, RemoteState],
+) -> Plan:
+    """The affected set: changed, added and removed sources and every source
+    that references one of them, transitively. Raises Fallback when the
+    recorded outputs of the others are not listed as published."""
+    changed = {n for n in files if n not in previous
+               or (previous[n].md5, previous[n].size) != fingerprints[n]}
+    changed |= set(previous) - set(files)
+    dependants: dict[str, set[str]] = {}
+    for name, source in previous.items():
+        for target in source.references:
+            dependants.setdefault(target, set()).add(name)
+    affected, queue = set(changed), list(changed)
+    while queue:
+        for user in dependants.get(queue.pop(), ()):
+            if user not in affected:
+                affected.add(user)
+                queue.append(user)
+    seeded: dict[str, str] = {}
+    carried: dict[str, tuple[str | None, int]] = {}
+    for name in files:
+        if name in affected:
+            continue
+        hashed = previous[name].hashed
+        listed, entry = remote.get(hashed), outputs.get(hashed)
+        if (listed is None or listed.token is None or not isinstance(entry, list)
+                or len(entry) != 2 or [listed.token, listed.size] != entry):
+            raise Fallback("'%s' is not listed as last published" % hashed)
+        seeded[name] = hashed
+        carried[hashed] = (listed.token, int(entry[1]))
+    return Plan([n for n in files if n in affected], seeded, carried, dict(previous))
+
+
+def run(staged: Any, files: Mapping[str, LocalFile], work: Plan) -> Iterator[tuple[str, str]]:
+    """Post-process the affected sources on ``staged`` (a recording staged
+    instance of the user's class), the others resolved to their recorded
+    names; write the manifest of everything. Yields (original, hashed)."""
+    keys = {n: key_of(staged, n) for n in files}
+    hashed_files = {keys[n]: h for n, h in work.seeded.items()}
+    paths = {n: (files[n].source_storage, files[n].source_name) for n in work.affected}
+    adjustable = [n for n in paths if matches_patterns(n, staged._patterns)]
+    for _name, _hashed, processed, _ in staged._post_process(paths, adjustable, hashed_files):
+        if isinstance(processed, Exception):
+            raise Fallback("post-processing failed")
+    passes = int(staged.max_post_process_passes)
+    moved = True
+    for _ in range(passes):
+        moved = False
+        subset = {n: paths[n] for n in adjustable}
+        for _name, _hashed, processed, substituted in staged._post_process(
+                subset, adjustable, hashed_files):
+            if isinstance(processed, Exception):
+                raise Fallback("post-processing failed")
+            moved = moved or substituted
+        if not moved:
+            break
+    if moved:
+        raise Fallback("the passes did not converge")
+    by_key = {k: n for n, k in keys.items()}
+    references = {n: s.references for n, s in work.previous.items() if n in work.seeded}
+    for name in work.affected:
+        if name in files:
+            found = staged.references.get(name, set())
+            if not found <= by_key.keys():
+                raise Fallback("'%s' references a name no source has" % name)
+            references[name] = tuple(by_key[k] for k in found)
+    order = processing_order(files)
+    every_adjustable = {n for n in files if matches_patterns(n, staged._patterns)}
+    if not converges(order, references, every_adjustable, passes):
+        raise Fallback("a full run would exceed the post-processing passes")
+    staged.hashed_files = {keys[n]: hashed_files[keys[n]] for n in order}
+    staged.save_manifest()
+    for name in work.affected:
+        if name in files:
+            yield name, hashed_files[keys[name]]
+
+
+def record(staged: Any, files: Mapping[str, LocalFile],
+           fingerprints: Mapping[str, tuple[str, int]],
+           work: Plan | None = None) -> dict[str, Source] | None:
+    """Per source, what the next run needs, after a successful run on
+    ``staged`` (``work`` if it was incremental: sources it did not process
+    keep their recorded references). None when a reference does not resolve
+    to a source."""
+    by_key = {key_of(staged, n): n for n in files}
+    sources: dict[str, Source] = {}
+    for name in files:
+        key = key_of(staged, name)
+        hashed = staged.hashed_files.get(key)
+        if hashed is None:
+            return None
+        if work is None or name not in work.seeded:
+            found = staged.references.get(name, set())
+            if not found <= by_key.keys():
+                return None
+            refs = tuple(sorted(by_key[k] for k in found))
+        else:
+            refs = work.previous[name].references
+        md5, size = fingerprints[name]
+        sources[name] = Source(md5, size, str(hashed), refs)
+    return sources
+
+
+def fingerprints(files: Mapping[str, LocalFile]) -> dict[str, tuple[str, int]]:
+    """Each source's MD5 and size (remembered since the inputs key)."""
+    return {name: manifest._measure(file) for name, file in files.items()}
+
+
+def previous_sources(pipeline: Any, config: str, name: str) -> dict[str, Source] | None:
+    """The record the last deployment left, if it is the one its state
+    record names (same digest) and from the same configuration."""
+    if not pipeline._state_listed or name not in pipeline.internal:
+        return None
+    section = pipeline.state().sections.get(manifest.SECTION) or {}
+    expected = (section.get("records") or {}).get(name) if isinstance(section, dict) else None
+    if not isinstance(expected, str):
+        return None
+    try:
+        data = pipeline.retrying(lambda: pipeline.adapter.read_small(name))
+    except Exception as exc:  # noqa: BLE001 - the full run needs no record
+        pipeline.log("Reading '%s' failed (%s): post-processing everything." % (name, exc), 1)
+        return None
+    if not data or hashlib.sha256(data).hexdigest() != expected:
+        return None
+    return loads(data, config)
+
+
+def deploy(pipeline: Any, storage: Any, options: Mapping[str, Any],
+           files: Mapping[str, LocalFile], remote: Mapping[str, RemoteState],
+           inputs: str, deployment: str) -> list[str]:
+    """Post-process (only what changed, when that is proven equal to a full
+    run; else everything) and publish the staged tree, manifest last.
+    Returns every name the deployment uses."""
+    config = configuration_key(storage) if eligible(storage) else None
+    record_name = posixpath.join(pipeline.internal_dir, RECORD)
+    prints = fingerprints(files) if config else {}
+    work = None
+    previous = previous_sources(pipeline, config, record_name) if config else None
+    if previous is not None:
+        section = pipeline.state().sections.get(manifest.SECTION) or {}
+        try:
+            work = plan(storage, files, prints, previous, section.get("outputs") or {}, remote)
+        except Fallback as why:
+            pipeline.log("Post-processing everything: %s." % why, 2)
+    if work is not None:
+        with manifest.Stage() as stage:
+            try:
+                staged = _process(pipeline, stage, storage, options, files, work)
+            except Fallback as why:
+                pipeline.log("Post-processing everything: %s." % why, 2)
+            else:
+                return _publish(pipeline, stage, staged, files, prints, config, record_name,
+                                inputs, deployment, work, remote)
+    with manifest.Stage() as stage:
+        staged = _process(pipeline, stage, storage, options, files, None)
+        return _publish(pipeline, stage, staged, files, prints, config, record_name,
+                        inputs, deployment, None, remote)
+
+
+def _process(pipeline: Any, stage: manifest.Stage, storage: Any, options: Mapping[str, Any],
+             files: Mapping[str, LocalFile], work: Plan | None) -> Any:
+    stage.place_originals(files)
+    staged = manifest.staged_storage(storage, options, stage.root, mixins=(RecordingMixin,))
+    fallback = None
+    with pipeline.report.phase("post-process"):
+        pairs = run(staged, files, work) if work else manifest.post_process(staged, files)
+        try:
+            done = list(pairs)
+        except Fallback as why:  # not a failure of the run: it goes on in full
+            fallback = why
+    if fallback is not None:
+        raise fallback
+    if work is not None:
+        pipeline.log("Post-processed %d of %d files (the others did not change)."
+                     % (len(work.affected), len(files)), 2)
+    for original, processed in done:
+        pipeline.log("Post-processed '%s' as '%s'" % (original, processed), 2)
+        pipeline.report.post_processed.append(original)
+    return staged
+
+
+def _publish(pipeline: Any, stage: manifest.Stage, staged: Any, files: Mapping[str, LocalFile],
+             prints: Mapping[str, tuple[str, int]], config: str | None, record_name: str,
+             inputs: str, deployment: str, work: Plan | None,
+             remote: Mapping[str, RemoteState]) -> list[str]:
+    staged_files = stage.files()
+    records: dict[str, bytes] = {}
+    if config is not None:
+        sources = record(staged, files, prints, work)
+        if sources is not None:
+            records[record_name] = dumps(config, sources)
+    carried = {n: v for n, v in (work.carried if work else {}).items() if n not in staged_files}
+    pipeline.publish(staged_files, last=frozenset({staged.manifest_name}), remote=remote,
+                     inputs=inputs, deployment=deployment, carried=carried, records=records)
+    return sorted(set(staged_files) | set(carried))

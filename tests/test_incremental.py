@@ -1,0 +1,300 @@
+"""Incremental post-processing: after every step of a seeded random sequence
+of edits, the published tree (manifest included) equals byte for byte what
+Django's own storage class produces from scratch, and errors match Django's.
+
+Steps default to a short sequence; STATICSHIP_INCREMENTAL_STEPS=N runs N per
+tree (and more seeds with STATICSHIP_INCREMENTAL_SEEDS).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import django.contrib.admin
+import pytest
+from django.contrib.staticfiles.storage import ManifestStaticFilesStorage
+from storages.backends.s3 import S3ManifestStaticStorage
+
+from staticship import incremental
+
+from .conftest import S3Target, Tree, collectstatic
+
+STEPS = int(os.environ.get("STATICSHIP_INCREMENTAL_STEPS", "0"))
+SEEDS = int(os.environ.get("STATICSHIP_INCREMENTAL_SEEDS", "1"))
+
+
+class ModulesLocal(ManifestStaticFilesStorage):
+    support_js_module_import_aggregation = True
+
+
+class ShortPassesLocal(ManifestStaticFilesStorage):
+    """Chains of CSS imports then exceed the passes, depending on the order."""
+
+    max_post_process_passes = 3
+
+
+class ModulesS3(S3ManifestStaticStorage):
+    support_js_module_import_aggregation = True
+
+
+def dotted(cls: type) -> str:
+    return "%s.%s" % (cls.__module__, cls.__qualname__)
+
+
+def local_storages(cls: type, root: Path) -> dict[str, Any]:
+    return {
+        "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+        "staticfiles": {"BACKEND": dotted(cls), "OPTIONS": {"location": str(root)}},
+    }
+
+
+def read_tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+_OBJECT = re.compile(r"<[\w.]+ object at 0x[0-9a-f]+>")
+
+
+def django_from_scratch(tree: Tree, cls: type, root: Path) -> tuple[dict[str, bytes], str | None]:
+    """What the stock command writes to an empty STATIC_ROOT, or its error."""
+    shutil.rmtree(root, ignore_errors=True)
+    try:
+        collectstatic("--disable-staticship", tree=tree, storages=local_storages(cls, root))
+    except Exception as exc:  # noqa: BLE001 - compared with ours
+        return {}, _OBJECT.sub("<storage>", str(exc))
+    return read_tree(root), None
+
+
+def rank(name: str) -> str:
+    return hashlib.md5(name.encode()).hexdigest()
+
+
+# -- the operations ------------------------------------------------------------
+class Site:
+    """A tree of CSS, JS and images with references between them, edited by
+    seeded random operations. ``broken`` holds a pending error to undo."""
+
+    def __init__(self, tree: Tree, rng: random.Random) -> None:
+        self.tree, self.rng = tree, rng
+        self.counter = 0
+        self.broken: list[tuple[str, bytes | None]] = []  # (name, bytes to restore or None to delete)
+
+    def names(self, suffix: str) -> list[str]:
+        return sorted(n for n in self.tree.files if n.endswith(suffix))
+
+    def images(self) -> list[str]:
+        return self.names(".png") + self.names(".svg")
+
+    def remove(self, name: str) -> None:
+        (self.tree.root / name).unlink()
+        del self.tree.files[name]
+
+    def fresh(self, folder: str, ext: str) -> str:
+        self.counter += 1
+        return "%s/n%d.%s" % (folder, self.counter, ext)
+
+    def relative(self, source: str, target: str) -> str:
+        return os.path.relpath(target, os.path.dirname(source) or ".").replace(os.sep, "/")
+
+    def css_body(self, name: str, targets: list[str]) -> bytes:
+        lines = ["/* %s %d */" % (name, self.rng.randrange(10**6))]
+        for target in targets:
+            if target.endswith(".css"):
+                lines.append('@import url("%s");' % self.relative(name, target))
+            else:
+                lines.append('.c%d { background: url("%s"); }'
+                             % (self.rng.randrange(99), self.relative(name, target)))
+        return ("\n".join(lines) + "\n").encode()
+
+    def acyclic_targets(self, name: str, count: int) -> list[str]:
+        """Images, and CSS files of a higher rank (no cycles; the rank is
+        unrelated to the processing order, so chains need several passes)."""
+        pool = [n for n in self.tree.files if not n.endswith((".js", ".map"))
+                and (not n.endswith(".css") or rank(n) > rank(name))]
+        return self.rng.sample(sorted(pool), min(count, len(pool)))
+
+    # Each operation returns a short description.
+    def edit_css(self) -> str:
+        name = self.rng.choice(self.names(".css"))
+        self.tree.write(name, self.css_body(name, self.acyclic_targets(name, 3)))
+        return "edit " + name
+
+    def edit_image(self) -> str:
+        name = max(self.images(), key=lambda n: sum(
+            Path(n).name in data.decode(errors="replace") for data in self.tree.files.values()))
+        self.tree.write(name, b"\x89PNG" + os.urandom(8))
+        return "edit image " + name
+
+    def add(self) -> str:
+        if self.rng.random() < 0.5:
+            name = self.fresh(self.rng.choice(["img", "img/deep"]), "png")
+            self.tree.write(name, b"\x89PNG" + os.urandom(6))
+        else:
+            name = self.fresh(self.rng.choice(["css", "css/sub", "css/sub/deeper"]), "css")
+            self.tree.write(name, self.css_body(name, self.acyclic_targets(name, 2)))
+        return "add " + name
+
+    def users(self, name: str) -> list[str]:
+        base = Path(name).name
+        return sorted(n for n, d in self.tree.files.items()
+                      if n != name and base.encode() in d and n.endswith((".css", ".js")))
+
+    def remove_unused(self) -> str:
+        unused = [n for n in self.images() + self.names(".css") if not self.users(n)]
+        if not unused:
+            return self.add()
+        name = self.rng.choice(unused)
+        self.remove(name)
+        return "remove " + name
+
+    def rename(self) -> str:
+        """Rename a referenced image and update the files referring to it."""
+        old = self.rng.choice(self.images())
+        new = self.fresh(os.path.dirname(old), old.rsplit(".", 1)[1])
+        data = self.tree.files[old]
+        self.remove(old)
+        self.tree.write(new, data)
+        for user in self.users(old):
+            text = self.tree.files[user].decode()
+            text = re.sub(r"(?<![\w.])%s\b" % re.escape(Path(old).name), Path(new).name, text)
+            self.tree.write(user, text.encode())
+        return "rename %s -> %s" % (old, new)
+
+    def cycle(self) -> str:
+        first, second = self.rng.sample(self.names(".css"), 2)
+        self.broken = [(first, self.tree.files[first])]
+        self.tree.write(first, self.tree.files[first]
+                        + b'@import url("%s");\n' % self.relative(first, second).encode()
+                        + b'@import url("%s");\n' % self.relative(first, first).encode())
+        if not self.users(first):
+            self.broken.append((second, self.tree.files[second]))
+            self.tree.write(second, self.tree.files[second]
+                            + b'@import url("%s");\n' % self.relative(second, first).encode())
+        return "cycle %s <-> %s" % (first, second)
+
+    def missing(self) -> str:
+        name = self.rng.choice(self.names(".css"))
+        self.broken = [(name, self.tree.files[name])]
+        self.tree.write(name, self.tree.files[name] + b'.m { background: url("nowhere.png"); }\n')
+        return "missing reference in " + name
+
+    def remove_used(self) -> str:
+        used = [n for n in self.images() if self.users(n)]
+        name = self.rng.choice(used)
+        self.broken = [(name, self.tree.files[name])]
+        self.remove(name)
+        return "remove referenced " + name
+
+    def deepen(self) -> str:
+        """A new CSS file one folder deeper than one it imports: processed
+        before it, so the chain needs one more pass (the full run may then
+        exceed its passes, whatever the incremental one would need)."""
+        target = self.rng.choice(self.names(".css"))
+        folder = os.path.dirname(target) + "/d"
+        name = self.fresh(folder, "css")
+        self.tree.write(name, self.css_body(name, [target]))
+        if self.rng.random() < 0.5:
+            self.broken = [(name, None)]
+        return "deepen %s -> %s" % (name, target)
+
+    def repair(self) -> str:
+        for name, data in self.broken:
+            if data is None:
+                self.remove(name)
+            else:
+                self.tree.write(name, data)
+        self.broken = []
+        return "repair"
+
+    def step(self) -> str:
+        if self.broken:
+            return self.repair()
+        operations = [self.edit_css, self.edit_css, self.edit_image, self.add, self.add,
+                      self.remove_unused, self.rename, self.cycle, self.missing, self.remove_used,
+                      self.deepen, self.deepen]
+        return self.rng.choice(operations)()
+
+
+def generate(tree: Tree, rng: random.Random) -> Site:
+    site = Site(tree, rng)
+    for i in range(8):
+        tree.write("img/%s/i%d.png" % ("deep" if i % 3 == 0 else ".", i), b"\x89PNG%d" % i)
+    tree.files = {n.replace("/./", "/"): d for n, d in tree.files.items()}
+    for i, folder in enumerate(["css", "css", "css/sub", "css/sub", "css/sub/deeper", "css"]):
+        name = "%s/s%d.css" % (folder, i)
+        tree.write(name, site.css_body(name, site.acyclic_targets(name, 3)))
+    tree.write("js/lib/util.js", b"export const u = 1;\n")
+    tree.write("js/app.js", b'import { u } from "./lib/util.js";\nconsole.log(u);\n')
+    tree.write("css/plain.css", b"p { color: red }\n")
+    return site
+
+
+def copy_admin(tree: Tree) -> Site:
+    """Django admin's static files, as a tree the test may edit."""
+    source = Path(django.contrib.admin.__file__).parent / "static"
+    for path in sorted(source.rglob("*")):
+        if path.is_file():
+            tree.write(str(path.relative_to(source)), path.read_bytes())
+    return Site(tree, random.Random())
+
+
+# -- checking ------------------------------------------------------------------
+def deployment_names(root: Path) -> set[str]:
+    state = json.loads((root / ".staticship/state.json").read_bytes())
+    current = state["sections"]["deployments"][0]
+    record = json.loads((root / (".staticship/deployments/%s.json" % current)).read_bytes())
+    return set(record["names"])
+
+
+def check_step(tree: Tree, cls: type, dest: Path, scratch: Path) -> tuple[bool, bool]:
+    """One run of ours against Django's from scratch. Returns (succeeded,
+    post-processed only part of the tree)."""
+    expected, error = django_from_scratch(tree, cls, scratch)
+    try:
+        run = collectstatic(tree=tree, storages=local_storages(cls, dest))
+    except Exception as exc:  # noqa: BLE001
+        assert error is not None, "we failed where Django did not: %s" % exc
+        assert error in _OBJECT.sub("<storage>", str(exc))
+        return False, False
+    assert error is None, "Django failed (%s) and we did not" % error
+    published = read_tree(dest)
+    assert deployment_names(dest) == set(expected)
+    assert {n: published[n] for n in expected} == expected
+    found = [n for n in expected if n in tree.files]
+    return True, len(run.report.post_processed) < len(found)
+
+
+def walk(site: Site, cls: type, tmp_path: Path, steps: int) -> list[str]:
+    dest, scratch = tmp_path / "ours", tmp_path / "django"
+    ok, _ = check_step(site.tree, cls, dest, scratch)
+    log, partial = ["start" + ("" if ok else " (error, as Django)")], 0
+    for _ in range(steps):
+        log.append(site.step())
+        ok, part = check_step(site.tree, cls, dest, scratch)
+        partial += part
+        log[-1] += "" if ok else " (error, as Django)"
+    assert partial, "no step post-processed incrementally: %s" % log
+    print("\n".join(log))
+    return log
+
+
+@pytest.mark.parametrize("cls", [ModulesLocal, ShortPassesLocal], ids=["modules", "short"])
+@pytest.mark.parametrize("seed", range(SEEDS))
+def test_generated_tree_matches_django_after_every_step(tree: Tree, tmp_path: Path,
+                                                        seed: int, cls: type) -> None:
+    rng = random.Random(1000 + seed)
+    site = generate(tree, rng)
+    walk(site, cls, tmp_path, STEPS or 24)
+
+
+def test_admin_tree_matches_django_after_every_step(tree: Tree, tmp_path: Path) -> None:
+    site = copy_admin(tree)
+    site.rng = random.Random(7)
+    walk(site, ManifestStaticFilesStorage, tmp_path, STEPS or 8)
