@@ -298,3 +298,21 @@ def test_admin_tree_matches_django_after_every_step(tree: Tree, tmp_path: Path) 
     site = copy_admin(tree)
     site.rng = random.Random(7)
     walk(site, ManifestStaticFilesStorage, tmp_path, STEPS or 8)
+
+
+def test_a_chain_longer_than_the_passes_fails_as_django(tree: Tree, tmp_path: Path) -> None:
+    """Each file imports one a folder up (processed after it): a chain of
+    three needs three passes, one of four fails. Adding the fourth would
+    take one pass incrementally; Django's full run fails, and so must we."""
+    dest, scratch = tmp_path / "ours", tmp_path / "django"
+    tree.write("img/x.png", b"\x89PNG x")
+    tree.write("css/a.css", b'p { background: url("../img/x.png"); }\n')
+    tree.write("css/d/b.css", b'@import url("../a.css");\n')
+    tree.write("css/d/d/c.css", b'@import url("../b.css");\n')
+    assert check_step(tree, ShortPassesLocal, dest, scratch) == (True, False)
+    tree.write("css/d/d/d/e.css", b'@import url("../c.css");\n')
+    assert check_step(tree, ShortPassesLocal, dest, scratch) == (False, False)
+    (tree.root / "css/d/d/d/e.css").unlink()
+    del tree.files["css/d/d/d/e.css"]
+    tree.write("css/d/d/c.css", b'@import url("../b.css");\n/* edited */\n')
+    assert check_step(tree, ShortPassesLocal, dest, scratch) == (True, True)
