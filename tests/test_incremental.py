@@ -316,3 +316,62 @@ def test_a_chain_longer_than_the_passes_fails_as_django(tree: Tree, tmp_path: Pa
     del tree.files["css/d/d/d/e.css"]
     tree.write("css/d/d/c.css", b'@import url("../b.css");\n/* edited */\n')
     assert check_step(tree, ShortPassesLocal, dest, scratch) == (True, True)
+
+
+# -- over the S3 emulator ------------------------------------------------------
+def bucket_names(s3: S3Target, location: str) -> set[str]:
+    prefix = location + "/"
+    state = json.loads(s3.get(prefix + ".staticship/state.json"))
+    current = state["sections"]["deployments"][0]
+    record = json.loads(s3.get(prefix + ".staticship/deployments/%s.json" % current))
+    return set(record["names"])
+
+
+def test_s3_steps_read_back_as_django_wrote_them(s3: S3Target, tree: Tree,
+                                                 tmp_path: Path) -> None:
+    site = generate(tree, random.Random(5))
+    storages = s3.settings(dotted(ModulesS3))
+    location = storages["staticfiles"]["OPTIONS"]["location"]
+    partial = 0
+    for step in range(6):
+        description = site.step() if step else "start"
+        expected, error = django_from_scratch(tree, ModulesLocal, tmp_path / "django")
+        try:
+            run = collectstatic(tree=tree, storages=storages)
+        except Exception as exc:  # noqa: BLE001
+            assert error is not None and error in _OBJECT.sub("<storage>", str(exc)), description
+            continue
+        assert error is None, description
+        assert bucket_names(s3, location) == set(expected), description
+        for name, data in expected.items():
+            assert s3.get("%s/%s" % (location, name)) == data, (description, name)
+        partial += len(run.report.post_processed) < len([n for n in expected if n in tree.files])
+    assert partial
+
+
+def test_s3_one_css_edit_costs_its_own_objects(s3: S3Target, tree: Tree, tmp_path: Path) -> None:
+    tree.write("img/x.png", b"\x89PNG x")
+    tree.write("img/y.png", b"\x89PNG y")
+    tree.write("css/leaf.css", b'p { background: url("../img/x.png"); }\n')
+    tree.write("css/mid.css", b'@import url("leaf.css");\n')
+    tree.write("css/top.css", b'@import url("mid.css");\n')
+    tree.write("css/other.css", b'a { background: url("../img/y.png"); }\n')
+    tree.write("js/app.js", b'import { u } from "./util.js";\n')
+    tree.write("js/util.js", b"export const u = 1;\n")
+    storages = s3.settings(dotted(ModulesS3))
+    location = storages["staticfiles"]["OPTIONS"]["location"]
+    collectstatic(tree=tree, storages=storages)
+    tree.write("css/leaf.css", b'p { background: url("../img/x.png"); color: red; }\n')
+    s3.reset()
+    run = collectstatic(tree=tree, storages=storages)
+    counts = s3.counts()
+    assert sorted(run.report.post_processed) == ["css/leaf.css", "css/mid.css", "css/top.css"]
+    expected, error = django_from_scratch(tree, ModulesLocal, tmp_path / "django")
+    assert error is None and bucket_names(s3, location) == set(expected)
+    for name, data in expected.items():
+        assert s3.get("%s/%s" % (location, name)) == data, name
+    if counts is not None:
+        # The listing, the state record and the post-processing record; the
+        # edited source, the three new hashed files, the manifest, and the
+        # deployment, post-processing and state records.
+        assert counts == {"ListObjectsV2": 1, "GetObject": 2, "PutObject": 8}, counts
