@@ -204,10 +204,11 @@ class Pipeline:
                 section = None
                 if inputs is not None and deployment is not None:
                     outputs = {**(carried or {}), **self.outputs(prepared, remote, results)}
-                    section = {"inputs": inputs, "outputs": outputs, "records": {}}
+                    digests: dict[str, str] = {}
                     for name, data in (records or {}).items():
                         self.write_small(name, data)
-                        section["records"][name] = hashlib.sha256(data).hexdigest()
+                        digests[name] = hashlib.sha256(data).hexdigest()
+                    section = {"inputs": inputs, "outputs": outputs, "records": digests}
                     self.write_small(
                         self.deployment_record(deployment),
                         json.dumps({"id": deployment, "names": sorted(outputs)}).encode(),
