@@ -204,6 +204,18 @@ class Site:
             self.broken = [(name, None)]
         return "deepen %s -> %s" % (name, target)
 
+    def edit_js(self) -> str:
+        """Edit a module that another imports (or make it import one)."""
+        modules = self.names(".js")
+        name = self.rng.choice(modules)
+        body = b"export const u = %d;\n" % self.rng.randrange(10**6)
+        others = [m for m in modules if m != name and rank(m) > rank(name)]
+        if others and self.rng.random() < 0.5:
+            body = b'import "%s";\n' % ("./" + self.relative(name, self.rng.choice(others))
+                                        ).replace("./../", "../").encode() + body
+        self.tree.write(name, body)
+        return "edit module " + name
+
     def repair(self) -> str:
         for name, data in self.broken:
             if data is None:
@@ -218,7 +230,7 @@ class Site:
             return self.repair()
         operations = [self.edit_css, self.edit_css, self.edit_image, self.add, self.add,
                       self.remove_unused, self.rename, self.cycle, self.missing, self.remove_used,
-                      self.deepen, self.deepen]
+                      self.deepen, self.deepen, self.edit_js]
         return self.rng.choice(operations)()
 
 
@@ -232,6 +244,8 @@ def generate(tree: Tree, rng: random.Random) -> Site:
         tree.write(name, site.css_body(name, site.acyclic_targets(name, 3)))
     tree.write("js/lib/util.js", b"export const u = 1;\n")
     tree.write("js/app.js", b'import { u } from "./lib/util.js";\nconsole.log(u);\n')
+    tree.write("js/lib/more.js", b'import "../app.js";\n' if rank("js/lib/more.js") < rank(
+        "js/app.js") else b"export const m = 2;\n")
     tree.write("css/plain.css", b"p { color: red }\n")
     return site
 

@@ -22,17 +22,21 @@ instead, which also yields Django's own error.
 
 from __future__ import annotations
 
+import graphlib
 import hashlib
 import json
 import os
 import posixpath
+import shutil
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
 from django.contrib.staticfiles.utils import matches_patterns
-from django.core.files.storage import Storage
+from django.core.files.base import ContentFile, File
+from django.core.files.storage import FileSystemStorage, Storage
 
 from . import manifest
 from .plan import RemoteState
@@ -52,23 +56,97 @@ class Fallback(Exception):
 
 class RecordingMixin:
     """Remembers, per processed file, the names its references resolve to
-    (every call the storage's URL converter makes to ``_stored_name``)."""
+    and the names they got (every call the storage's URL converter makes
+    to ``_stored_name``)."""
 
     _current: str | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # file -> {key of each name it references: (the name it got, the
+        # name as normalised)}
+        self.references: dict[str, dict[str, tuple[str, str]]] = {}
         super().__init__(*args, **kwargs)
-        self.references: dict[str, set[str]] = {}
 
     def url_converter(self, name: str, *args: Any, **kwargs: Any) -> Any:
         self._current = name
-        self.references.setdefault(name, set())
+        self.references.setdefault(name, {})
         return super().url_converter(name, *args, **kwargs)  # type: ignore[misc]
 
     def _stored_name(self, name: str, hashed_files: Any) -> Any:
+        found = super()._stored_name(name, hashed_files)  # type: ignore[misc]
         if self._current is not None:
-            self.references[self._current].add(key_of(self, posixpath.normpath(name)))
-        return super()._stored_name(name, hashed_files)  # type: ignore[misc]
+            normal = posixpath.normpath(name)
+            self.references[self._current][key_of(self, normal)] = (found, normal)
+        return found
+
+
+class VirtualMixin:
+    """Leaves the sources, and the hashed copies of those post-processing
+    does not rewrite, where they are: the stage maps their names to the
+    source files instead of holding links (one file system write each,
+    which costs more than the processing on a slow disk). Goes before
+    StagedMixin in the bases."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.virtual: dict[str, str] = {}  # name -> absolute source path
+        super().__init__(*args, **kwargs)
+
+    def exists(self, name: str) -> bool:
+        return name in self.virtual or super().exists(name)  # type: ignore[misc, no-any-return]
+
+    def _open(self, name: str, mode: str = "rb") -> Any:
+        source = self.virtual.get(name)
+        if source is not None:
+            return File(open(source, mode))
+        return super()._open(name, mode)  # type: ignore[misc]
+
+    def size(self, name: str) -> int:
+        source = self.virtual.get(name)
+        return os.path.getsize(source) if source else super().size(name)  # type: ignore[misc]
+
+    def delete(self, name: str) -> None:
+        if self.virtual.pop(name, None) is None:
+            super().delete(name)  # type: ignore[misc]
+
+    def path(self, name: str) -> str:
+        target: str = super().path(name)  # type: ignore[misc]
+        source = self.virtual.pop(name, None)
+        if source is not None:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            shutil.copyfile(source, target)
+        return target
+
+    def _save(self, name: str, content: Any) -> str:
+        source = getattr(content, "name", None)
+        if (isinstance(content, File) and not isinstance(content, ContentFile)
+                and isinstance(source, str) and os.path.isabs(source)
+                and os.path.isfile(source) and not self._staged(source)):
+            if os.path.lexists(self._local(name)):  # type: ignore[attr-defined]
+                os.unlink(self._local(name))  # type: ignore[attr-defined]
+            self.virtual[name] = source
+            return name.replace("\\", "/")
+        self.virtual.pop(name, None)
+        return super()._save(name, content)  # type: ignore[misc, no-any-return]
+
+    def _staged(self, path: str) -> bool:
+        return path.startswith(self._staged_root + os.sep)  # type: ignore[attr-defined]
+
+    def place(self, files: Mapping[str, LocalFile]) -> None:
+        """The sources, in place as collectstatic's copy step leaves them."""
+        for name, file in files.items():
+            if file.path:
+                self.virtual[name] = os.path.abspath(file.path)
+            else:
+                with file.open() as handle:
+                    super()._save(name, File(handle))  # type: ignore[misc]
+
+    def published(self, stage: manifest.Stage) -> dict[str, LocalFile]:
+        """Every file of the staged tree, the mapped ones included."""
+        found = stage.files()
+        holder = FileSystemStorage(location=stage.root)
+        for name, source in self.virtual.items():
+            found[name] = LocalFile(name, holder, name, source)
+        return dict(sorted(found.items()))
 
 
 def key_of(storage: Any, name: str) -> str:
@@ -103,15 +181,16 @@ class Source:
     md5: str
     size: int
     hashed: str
-    references: tuple[str, ...]  # source names
+    references: tuple[str, ...]  # sources whose final name it contains
+    reads: tuple[str, ...] = ()  # sources whose original bytes name it (a query)
 
 
 def dumps(config: str, sources: Mapping[str, Source]) -> bytes:
     """The record, compactly: references as indexes into the name list."""
     names = sorted(sources)
     index = {n: i for i, n in enumerate(names)}
-    rows = [[n, s.md5, s.size, s.hashed, sorted(index[r] for r in s.references)]
-            for n, s in ((n, sources[n]) for n in names)]
+    rows = [[n, s.md5, s.size, s.hashed, sorted(index[r] for r in s.references),
+             sorted(index[r] for r in s.reads)] for n, s in ((n, sources[n]) for n in names)]
     return json.dumps({"format": FORMAT, "config": config, "files": rows},
                       separators=(",", ":")).encode()
 
@@ -126,7 +205,8 @@ def loads(data: bytes | None, config: str) -> dict[str, Source] | None:
         names = [str(row[0]) for row in raw["files"]]
         return {
             str(row[0]): Source(str(row[1]), int(row[2]), str(row[3]),
-                                tuple(names[int(i)] for i in row[4]))
+                                tuple(names[int(i)] for i in row[4]),
+                                tuple(names[int(i)] for i in row[5]))
             for row in raw["files"]
         }
     except (ValueError, TypeError, KeyError, IndexError, AttributeError):
@@ -139,10 +219,12 @@ def processing_order(names: Iterable[str]) -> list[str]:
 
 
 def converges(order: list[str], references: Mapping[str, Iterable[str]],
-              adjustable: set[str], passes: int) -> bool:
+              adjustable: set[str], passes: int, rewritten: set[str]) -> bool:
     """Whether Django's passes over the whole tree stop changing names
     within ``passes``, replayed on names alone: a file's processed content
-    (and so its name) changes exactly when a reference it sees changed."""
+    (and so its name) changes exactly when a reference it sees changed.
+    ``rewritten``: the files whose processed bytes differ from their
+    source's (those with any reference)."""
     versions: dict[tuple[str, tuple[int, ...] | None], int] = {}
 
     def version(name: str, seen: tuple[int, ...] | None) -> int:
@@ -150,7 +232,7 @@ def converges(order: list[str], references: Mapping[str, Iterable[str]],
 
     files = [n for n in order if n in adjustable]
     deps = {n: sorted(r for r in references.get(n, ()) if r in adjustable) for n in files}
-    changes = {n: bool(references.get(n)) for n in files}
+    changes = {n: n in rewritten for n in files}
     current: dict[str, int] = {}
 
     def step(name: str) -> int:
@@ -199,7 +281,7 @@ def plan(
     changed |= set(previous) - set(files)
     dependants: dict[str, set[str]] = {}
     for name, source in previous.items():
-        for target in source.references:
+        for target in (*source.references, *source.reads):
             dependants.setdefault(target, set()).add(name)
     affected, queue = set(changed), list(changed)
     while queue:
@@ -225,45 +307,72 @@ def plan(
 def run(staged: Any, files: Mapping[str, LocalFile], work: Plan) -> Iterator[tuple[str, str]]:
     """Post-process the affected sources on ``staged`` (a recording staged
     instance of the user's class), the others resolved to their recorded
-    names; write the manifest of everything. Yields (original, hashed)."""
+    names; write the manifest of everything. Yields (original, hashed).
+
+    Instead of Django's repeated passes over every adjustable file, each is
+    processed once, the files it does not reference first; it is processed
+    again only when a name it saw then is not the final one, after those
+    names are final (references first). Whether Django's passes would have
+    converged is replayed on the references (``converges``)."""
     keys = {n: key_of(staged, n) for n in files}
     hashed_files = {keys[n]: h for n, h in work.seeded.items()}
     paths = {n: (files[n].source_storage, files[n].source_name) for n in work.affected}
     adjustable = [n for n in paths if matches_patterns(n, staged._patterns)]
+    ordered = set(adjustable)
+    plain = {n: p for n, p in paths.items() if n not in ordered}
+    for part in (plain, {n: paths[n] for n in adjustable}):
+        _post_process_paths(staged, part, adjustable, hashed_files)
+    by_key = {k: n for n, k in keys.items()}
+    references = {n: s.references for n, s in work.previous.items() if n in work.seeded}
+    rewritten = {n for n, s in work.previous.items()
+                 if n in work.seeded and (s.references or s.reads)}
+    for name in adjustable:
+        found = classify(staged.references.get(name, {}), by_key, files)
+        if found is None:
+            raise Fallback("'%s' references a name no source has" % name)
+        references[name] = found[0]
+        if found[0] or found[1]:
+            rewritten.add(name)
+    order = processing_order(files)
+    every_adjustable = {n for n in files if matches_patterns(n, staged._patterns)}
+    passes = int(staged.max_post_process_passes)
+    if not converges(order, references, every_adjustable, passes, rewritten):
+        raise Fallback("a full run would exceed the post-processing passes")
+    graph = {n: [r for r in references[n] if r in ordered] for n in adjustable}
+    for name in graphlib.TopologicalSorter(graph).static_order():
+        seen = staged.references.get(name, {})
+        if any(k in by_key and hashed_files.get(k) != v for k, (v, _) in seen.items()):
+            staged.references[name] = {}
+            _post_process_paths(staged, {name: paths[name]}, adjustable, hashed_files)
+    staged.hashed_files = {keys[n]: hashed_files[keys[n]] for n in order}
+    staged.save_manifest()
+    for name in processing_order(paths):
+        yield name, hashed_files[keys[name]]
+
+
+def classify(seen: Mapping[str, tuple[str, str]], by_key: Mapping[str, str],
+             files: Mapping[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """A file's references as (sources whose final names it contains,
+    sources whose original bytes it hashed): a name that is no key of
+    ``hashed_files`` (one with a query string) is hashed from the file its
+    path names, every time. None if that is no source either."""
+    names, reads = set(), set()
+    for key, (_found, normal) in seen.items():
+        if key in by_key:
+            names.add(by_key[key])
+            continue
+        path = urlsplit(unquote(normal)).path.strip()
+        if path not in files:
+            return None
+        reads.add(path)
+    return tuple(sorted(names)), tuple(sorted(reads))
+
+
+def _post_process_paths(staged: Any, paths: Mapping[str, Any], adjustable: list[str],
+             hashed_files: dict[str, str]) -> None:
     for _name, _hashed, processed, _ in staged._post_process(paths, adjustable, hashed_files):
         if isinstance(processed, Exception):
             raise Fallback("post-processing failed")
-    passes = int(staged.max_post_process_passes)
-    moved = True
-    for _ in range(passes):
-        moved = False
-        subset = {n: paths[n] for n in adjustable}
-        for _name, _hashed, processed, substituted in staged._post_process(
-                subset, adjustable, hashed_files):
-            if isinstance(processed, Exception):
-                raise Fallback("post-processing failed")
-            moved = moved or substituted
-        if not moved:
-            break
-    if moved:
-        raise Fallback("the passes did not converge")
-    by_key = {k: n for n, k in keys.items()}
-    references = {n: s.references for n, s in work.previous.items() if n in work.seeded}
-    for name in work.affected:
-        if name in files:
-            found = staged.references.get(name, set())
-            if not found <= by_key.keys():
-                raise Fallback("'%s' references a name no source has" % name)
-            references[name] = tuple(by_key[k] for k in found)
-    order = processing_order(files)
-    every_adjustable = {n for n in files if matches_patterns(n, staged._patterns)}
-    if not converges(order, references, every_adjustable, passes):
-        raise Fallback("a full run would exceed the post-processing passes")
-    staged.hashed_files = {keys[n]: hashed_files[keys[n]] for n in order}
-    staged.save_manifest()
-    for name in work.affected:
-        if name in files:
-            yield name, hashed_files[keys[name]]
 
 
 def record(staged: Any, files: Mapping[str, LocalFile],
@@ -281,14 +390,14 @@ def record(staged: Any, files: Mapping[str, LocalFile],
         if hashed is None:
             return None
         if work is None or name not in work.seeded:
-            found = staged.references.get(name, set())
-            if not found <= by_key.keys():
+            found = classify(staged.references.get(name, {}), by_key, files)
+            if found is None:
                 return None
-            refs = tuple(sorted(by_key[k] for k in found))
+            refs, reads = found
         else:
-            refs = work.previous[name].references
+            refs, reads = work.previous[name].references, work.previous[name].reads
         md5, size = fingerprints[name]
-        sources[name] = Source(md5, size, str(hashed), refs)
+        sources[name] = Source(md5, size, str(hashed), refs, reads)
     return sources
 
 
@@ -333,6 +442,8 @@ def deploy(pipeline: Any, storage: Any, options: Mapping[str, Any],
             work = plan(storage, files, prints, previous, section.get("outputs") or {}, remote)
         except Fallback as why:
             pipeline.log("Post-processing everything: %s." % why, 2)
+    if config is not None and work is None:  # everything, each file once where possible
+        work = Plan(list(files), {}, {}, {})
     if work is not None:
         with manifest.Stage() as stage:
             try:
@@ -350,8 +461,14 @@ def deploy(pipeline: Any, storage: Any, options: Mapping[str, Any],
 
 def _process(pipeline: Any, stage: manifest.Stage, storage: Any, options: Mapping[str, Any],
              files: Mapping[str, LocalFile], work: Plan | None) -> Any:
-    stage.place_originals(files)
-    staged = manifest.staged_storage(storage, options, stage.root, mixins=(RecordingMixin,))
+    if work is None:  # Django's own passes, on a staged tree
+        stage.place_originals(files)
+        staged = manifest.staged_storage(storage, options, stage.root, mixins=(RecordingMixin,))
+    else:
+        manifest.refuse_collisions(files, manifest.case_insensitive(stage.root))
+        staged = manifest.staged_storage(storage, options, stage.root,
+                                         mixins=(RecordingMixin, VirtualMixin))
+        staged.place(files)
     fallback = None
     with pipeline.report.phase("post-process"):
         pairs = run(staged, files, work) if work else manifest.post_process(staged, files)
@@ -361,7 +478,7 @@ def _process(pipeline: Any, stage: manifest.Stage, storage: Any, options: Mappin
             fallback = why
     if fallback is not None:
         raise fallback
-    if work is not None:
+    if work is not None and len(work.affected) < len(files):
         pipeline.log("Post-processed %d of %d files (the others did not change)."
                      % (len(work.affected), len(files)), 2)
     for original, processed in done:
@@ -374,7 +491,7 @@ def _publish(pipeline: Any, stage: manifest.Stage, staged: Any, files: Mapping[s
              prints: Mapping[str, tuple[str, int]], config: str | None, record_name: str,
              inputs: str, deployment: str, work: Plan | None,
              remote: Mapping[str, RemoteState]) -> list[str]:
-    staged_files = stage.files()
+    staged_files = staged.published(stage) if work else stage.files()
     records: dict[str, bytes] = {}
     if config is not None:
         sources = record(staged, files, prints, work)
