@@ -106,11 +106,14 @@ class Site:
     def css_body(self, name: str, targets: list[str]) -> bytes:
         lines = ["/* %s %d */" % (name, self.rng.randrange(10**6))]
         for target in targets:
+            # A query string makes Django hash the file's source bytes, a
+            # fragment does not change what the name resolves to.
+            url = self.relative(name, target) + self.rng.choice(
+                ["", "", "", "?v=2", "#top", "?#iefix"])
             if target.endswith(".css"):
-                lines.append('@import url("%s");' % self.relative(name, target))
+                lines.append('@import url("%s");' % url)
             else:
-                lines.append('.c%d { background: url("%s"); }'
-                             % (self.rng.randrange(99), self.relative(name, target)))
+                lines.append('.c%d { background: url("%s"); }' % (self.rng.randrange(99), url))
         return ("\n".join(lines) + "\n").encode()
 
     def acyclic_targets(self, name: str, count: int) -> list[str]:
