@@ -29,7 +29,7 @@ import os
 import posixpath
 import shutil
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -262,7 +262,6 @@ class Plan:
     seeded: dict[str, str]  # unaffected source -> its final hashed name
     carried: dict[str, tuple[str | None, int]]  # outputs kept as published
     previous: dict[str, Source]
-    reasons: list[str] = field(default_factory=list)
 
 
 def plan(
