@@ -392,3 +392,59 @@ def test_s3_one_css_edit_costs_its_own_objects(s3: S3Target, tree: Tree, tmp_pat
         # edited source, the three new hashed files, the manifest, and the
         # deployment, post-processing and state records.
         assert counts == {"ListObjectsV2": 1, "GetObject": 2, "PutObject": 8}, counts
+
+
+# -- when the record cannot be trusted -----------------------------------------
+def small_site(tree: Tree) -> None:
+    tree.write("img/x.png", b"\x89PNG x")
+    tree.write("css/a.css", b'p { background: url("../img/x.png"); }\n')
+    tree.write("css/b.css", b'@import url("a.css");\n')
+    tree.write("css/c.css", b"c { color: red }\n")
+
+
+def test_a_missing_output_or_a_tampered_record_means_a_full_run(tree: Tree,
+                                                                  tmp_path: Path) -> None:
+    dest, scratch = tmp_path / "ours", tmp_path / "django"
+    small_site(tree)
+    assert check_step(tree, ManifestStaticFilesStorage, dest, scratch) == (True, False)
+    # One edit: only it is post-processed.
+    tree.write("css/c.css", b"c { color: blue }\n")
+    assert check_step(tree, ManifestStaticFilesStorage, dest, scratch) == (True, True)
+    # An output the record relies on was deleted: everything, and it is back.
+    manifest = json.loads((dest / "staticfiles.json").read_bytes())["paths"]
+    (dest / manifest["css/b.css"]).unlink()
+    tree.write("css/c.css", b"c { color: green }\n")
+    assert check_step(tree, ManifestStaticFilesStorage, dest, scratch) == (True, False)
+    assert (dest / manifest["css/b.css"]).exists()
+    # The record does not match the digest the state record holds.
+    record = dest / ".staticship" / incremental.RECORD
+    record.write_bytes(record.read_bytes().replace(b'"css/c.css"', b'"css/c.css" '))
+    tree.write("css/c.css", b"c { color: gray }\n")
+    assert check_step(tree, ManifestStaticFilesStorage, dest, scratch) == (True, False)
+    tree.write("css/c.css", b"c { color: black }\n")
+    assert check_step(tree, ManifestStaticFilesStorage, dest, scratch) == (True, True)
+
+
+def test_a_configuration_change_means_a_full_run(tree: Tree, tmp_path: Path) -> None:
+    dest, scratch = tmp_path / "ours", tmp_path / "django"
+    small_site(tree)
+    check_step(tree, ManifestStaticFilesStorage, dest, scratch)
+    tree.write("css/c.css", b"c { color: blue }\n")
+    expected, _ = django_from_scratch(tree, ModulesLocal, scratch)
+    run = collectstatic(tree=tree, storages=local_storages(ModulesLocal, dest))
+    assert len(run.report.post_processed) == len(tree.files)
+    assert {n: read_tree(dest)[n] for n in expected} == expected
+
+
+def test_storages_overriding_the_passes_are_not_incremental() -> None:
+    class Custom(ManifestStaticFilesStorage):
+        def _post_process(self, *args: Any, **kwargs: Any) -> Any:
+            return super()._post_process(*args, **kwargs)
+
+    class Keeping(ManifestStaticFilesStorage):
+        keep_intermediate_files = True
+
+    assert incremental.eligible(ManifestStaticFilesStorage(location="/tmp/x"))
+    assert incremental.eligible(ModulesLocal(location="/tmp/x"))
+    assert not incremental.eligible(Custom(location="/tmp/x"))
+    assert not incremental.eligible(Keeping(location="/tmp/x"))
