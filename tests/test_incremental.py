@@ -309,6 +309,22 @@ def test_generated_tree_matches_django_after_every_step(tree: Tree, tmp_path: Pa
     walk(site, cls, tmp_path, STEPS or 24)
 
 
+@pytest.mark.parametrize("seed", range(SEEDS))
+def test_first_pass_in_processes_matches_django(tree: Tree, tmp_path: Path, seed: int,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first pass split between forked processes (from two adjustable
+    files on): names one process saw before another gave them are redone."""
+    from staticship import incremental
+
+    monkeypatch.setattr(incremental, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    rng = random.Random(2000 + seed)
+    site = generate(tree, rng)
+    for _ in range(12):
+        site.add()
+    walk(site, ShortPassesLocal, tmp_path, STEPS or 12)
+
+
 def test_admin_tree_matches_django_after_every_step(tree: Tree, tmp_path: Path) -> None:
     site = copy_admin(tree)
     site.rng = random.Random(7)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import graphlib
 import hashlib
 import json
+import multiprocessing
 import os
 import posixpath
 import shutil
@@ -319,8 +320,8 @@ def run(staged: Any, files: Mapping[str, LocalFile], work: Plan) -> Iterator[tup
     adjustable = [n for n in paths if matches_patterns(n, staged._patterns)]
     ordered = set(adjustable)
     plain = {n: p for n, p in paths.items() if n not in ordered}
-    for part in (plain, {n: paths[n] for n in adjustable}):
-        _post_process_paths(staged, part, adjustable, hashed_files)
+    _post_process_paths(staged, plain, adjustable, hashed_files)
+    first_pass(staged, {n: paths[n] for n in adjustable}, adjustable, hashed_files, keys)
     by_key = {k: n for n, k in keys.items()}
     references = {n: s.references for n, s in work.previous.items() if n in work.seeded}
     rewritten = {n for n, s in work.previous.items()
@@ -365,6 +366,54 @@ def classify(seen: Mapping[str, tuple[str, str]], by_key: Mapping[str, str],
             return None
         reads.add(path)
     return tuple(sorted(names)), tuple(sorted(reads))
+
+
+# Below this many adjustable files, one process does the first pass.
+PARALLEL_FROM = 32
+_JOB: tuple[Any, Mapping[str, Any], list[str], dict[str, str], Mapping[str, str]] | None = None
+
+
+def first_pass(staged: Any, paths: Mapping[str, Any], adjustable: list[str],
+               hashed_files: dict[str, str], keys: Mapping[str, str]) -> None:
+    """Process every adjustable file once. With several CPUs and enough
+    files, in forked processes, each on a share of the files: a name one
+    of them saw before another process gave it its processed name is not
+    final, and ``run`` processes that file again (as for any stale name)."""
+    workers = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                  else (os.cpu_count() or 1), 4)
+    if (len(paths) < PARALLEL_FROM or workers < 2
+            or "fork" not in multiprocessing.get_all_start_methods()):
+        _post_process_paths(staged, paths, adjustable, hashed_files)
+        return
+    global _JOB
+    names = processing_order(paths)
+    shares = [names[i::workers] for i in range(workers)]
+    _JOB = (staged, paths, adjustable, hashed_files, keys)
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            results = pool.map(_share, shares)
+    except Exception as exc:  # noqa: BLE001 - no processes: the full run does it all
+        raise Fallback("the first pass in %d processes failed: %s" % (workers, exc)) from exc
+    finally:
+        _JOB = None
+    for names_done, references, error in results:
+        if error is not None:
+            raise Fallback(error)
+        hashed_files.update(names_done)
+        staged.references.update(references)
+
+
+def _share(names: list[str]) -> tuple[dict[str, str], dict[str, Any], str | None]:
+    """In a forked process: the first pass over ``names``; returns their
+    hashed names and what they referenced (the outputs are on disk)."""
+    assert _JOB is not None
+    staged, paths, adjustable, hashed_files, keys = _JOB
+    staged.references = {}
+    try:
+        _post_process_paths(staged, {n: paths[n] for n in names}, adjustable, hashed_files)
+    except Exception as exc:  # noqa: BLE001 - the parent runs in full, which reports it
+        return {}, {}, "post-processing failed: %s" % exc
+    return {keys[n]: hashed_files[keys[n]] for n in names}, staged.references, None
 
 
 def _post_process_paths(staged: Any, paths: Mapping[str, Any], adjustable: list[str],
