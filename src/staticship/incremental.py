@@ -16,8 +16,18 @@ chain, with every other name resolved to its recorded final name. Whether a
 full run would have converged within ``max_post_process_passes`` depends on
 the processing order of the whole tree, so that is replayed on the recorded
 graph; when it would not (a reference cycle, a too long chain), or anything
-is in doubt (a post-processing error included), the full run is done
-instead, which also yields Django's own error.
+is in doubt (a post-processing error included), Django's own passes run
+instead, which also yield Django's own error.
+
+A run with everything to process (cold, or the configuration changed) works
+the same way with every file affected: each adjustable file is processed
+once, again only if a name it saw was not final yet, instead of Django's
+passes over all of them (with several CPUs, the first pass is shared by
+forked processes). Sources and the hashed copies post-processing does not
+rewrite are mapped into the stage, not linked.
+
+Storages that override the methods driving the passes, or keep intermediate
+files, always get Django's own passes (``eligible``).
 """
 
 from __future__ import annotations
