@@ -398,6 +398,8 @@ def test_s3_one_css_edit_costs_its_own_objects(s3: S3Target, tree: Tree, tmp_pat
     run = collectstatic(tree=tree, storages=storages)
     counts = s3.counts()
     assert sorted(run.report.post_processed) == ["css/leaf.css", "css/mid.css", "css/top.css"]
+    # The summary counts what a full run would: the kept hashed files unmodified.
+    assert len(run.report.files) == 2 * len(tree.files) + 1
     expected, error = django_from_scratch(tree, ModulesLocal, tmp_path / "django")
     assert error is None and bucket_names(s3, location) == set(expected)
     for name, data in expected.items():

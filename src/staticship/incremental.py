@@ -50,7 +50,7 @@ from django.core.files.base import ContentFile, File
 from django.core.files.storage import FileSystemStorage, Storage
 
 from . import manifest
-from .plan import RemoteState
+from .plan import Reason, RemoteState
 from .sources import LocalFile
 
 FORMAT = 1
@@ -558,4 +558,6 @@ def _publish(pipeline: Any, stage: manifest.Stage, staged: Any, files: Mapping[s
     carried = {n: v for n, v in (work.carried if work else {}).items() if n not in staged_files}
     pipeline.publish(staged_files, last=frozenset({staged.manifest_name}), remote=remote,
                      inputs=inputs, deployment=deployment, carried=carried, records=records)
+    for name in carried:  # counted as a full run counts them: unmodified
+        pipeline.report.files.setdefault(name, Reason.UNCHANGED.value)
     return sorted(set(staged_files) | set(carried))
