@@ -164,7 +164,8 @@ def test_one_css_edit_uploads_only_what_depends_on_it(s3: S3Target, tree: Tree,
     assert len(differing) == 4
     counts = s3.counts()
     if counts is not None:
-        assert counts["PutObject"] == len(differing) + 2  # the state and deployment records
+        # the state, deployment and post-processing records
+        assert counts["PutObject"] == len(differing) + 3
     location = storages["staticfiles"]["OPTIONS"]["location"]
     published = bucket_output(s3, location)
     assert {n: published[n] for n in after} == after

@@ -182,10 +182,13 @@ def _resolved(cls: type, attribute: str) -> Any:
     return None
 
 
-def staged_storage(storage: Storage, options: Mapping[str, Any], root: str) -> Any:
-    """An instance of ``storage``'s own class whose files live under ``root``."""
+def staged_storage(
+    storage: Storage, options: Mapping[str, Any], root: str, mixins: tuple[type, ...] = ()
+) -> Any:
+    """An instance of ``storage``'s own class whose files live under ``root``
+    (``mixins`` go first in its bases)."""
     cls = type(storage)
-    staged_cls = type("Staged" + cls.__name__, (StagedMixin, cls), {"__module__": __name__})
+    staged_cls = type("Staged" + cls.__name__, (*mixins, StagedMixin, cls), {"__module__": __name__})
     stage = FileSystemStorage(location=root, base_url="/")
     kwargs = {k: v for k, v in options.items() if k != "manifest_storage"}
     return staged_cls(stage=stage, **kwargs)

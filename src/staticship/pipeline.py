@@ -7,6 +7,7 @@ them, so that the order of a run can be read top to bottom in ``run``.
 from __future__ import annotations
 
 import enum
+import hashlib
 import posixpath
 import threading
 import time
@@ -21,7 +22,7 @@ from django.core.management.base import CommandError
 
 from django.core.files.storage import Storage
 
-from . import conf, leftovers, manifest, prune
+from . import conf, incremental, leftovers, manifest, prune
 from . import fingerprint as fp
 from . import state as records
 from .apply import ApplyError, Retry, Transfers
@@ -151,19 +152,9 @@ class Pipeline:
         if published is not None:
             self.log("Nothing changed since the last deployment; skipping post-processing.", 1)
             report.files = dict.fromkeys(published, Reason.UNCHANGED.value)
-        else:
-            with manifest.Stage() as stage:
-                stage.place_originals(files)
-                staged = manifest.staged_storage(storage, storage_options, stage.root)
-                with report.phase("post-process"):
-                    for original, processed in manifest.post_process(staged, files):
-                        self.log("Post-processed '%s' as '%s'" % (original, processed), 2)
-                        report.post_processed.append(original)
-                self.processed = (dict(staged.hashed_files), getattr(staged, "manifest_hash", ""))
-                staged_files = stage.files()
-                published = list(staged_files)
-                self.publish(staged_files, last=frozenset({manifest_name}), remote=remote,
-                             deployment=deployment)
+        else:  # post-process what changed (or everything), publish, manifest last
+            published = incremental.deploy(self, storage, storage_options, files, remote,
+                                           deployment)
         if self.options.clear:
             self.remove_stale(set(published), remote)
         elif self.options.prune:
@@ -296,10 +287,15 @@ class Pipeline:
         last: frozenset[str] = frozenset(),
         remote: dict[str, RemoteState] | None = None,
         deployment: Deployment | None = None,
+        carried: Mapping[str, tuple[str | None, int]] | None = None,
+        extra_records: Mapping[str, bytes] | None = None,
     ) -> Report:
         """Fingerprint, plan and upload ``files``; names in ``last`` go after
         all others have succeeded. A ``deployment`` (manifest runs) is
-        recorded with the published outputs once everything is in place."""
+        recorded with the published outputs once everything is in place,
+        with ``carried`` (outputs it keeps as already published, see
+        ``incremental``) and the digests of ``extra_records`` (written first,
+        beside the state record)."""
         report = self.report
         if remote is None:
             remote = self.list_remote()
@@ -321,11 +317,18 @@ class Pipeline:
                 self.phase = Phase.PUBLISHED
                 section = None
                 if deployment is not None:
-                    section = {"inputs": deployment.inputs,
-                               "outputs": self.outputs(prepared, remote, results),
-                               "writes": writes}
+                    outputs = {**(carried or {}), **self.outputs(prepared, remote, results)}
+                    digests: dict[str, str] = {}
+                    for name, data in (extra_records or {}).items():
+                        self.write_small(name, data)
+                        digests[name] = hashlib.sha256(data).hexdigest()
+                    # Carried outputs keep the options they were written with.
+                    kept = self.recorded_writes()
+                    section = {"inputs": deployment.inputs, "outputs": outputs,
+                               "writes": {**{n: kept.get(n, "") for n in carried or {}}, **writes},
+                               "records": digests}
                     self.write_small(self.deployment_record(deployment.id),
-                                     records.deployment_record(deployment.id, prepared))
+                                     records.deployment_record(deployment.id, outputs))
                     if deployment.before is not None:
                         self.write_small(self.deployment_record(deployment.before),
                                          records.deployment_record(
@@ -338,6 +341,12 @@ class Pipeline:
 
     def write_digest(self, name: str) -> str:
         return manifest.write_digest(self.adapter.write_options(name))
+
+    def recorded_writes(self) -> dict[str, str]:
+        """The write digests the last deployment recorded, by name."""
+        section = self.state().manifest if self._state_listed else None
+        recorded = section.get("writes") if isinstance(section, dict) else None
+        return dict(recorded) if isinstance(recorded, dict) else {}
 
     def rewrite_changed_options(
         self, prepared: Mapping[str, Prepared], remote: Mapping[str, RemoteState]
