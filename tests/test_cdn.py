@@ -16,6 +16,7 @@ from django.test import override_settings
 from staticship import cdn
 
 from .conftest import S3Target, Tree, collectstatic
+from .test_report import check_schema
 
 DOMAIN = "cdn.example.com"
 MANIFEST = "storages.backends.s3.S3ManifestStaticStorage"
@@ -93,6 +94,7 @@ def test_clear_invalidates_deleted_paths(s3: S3Target, tree: Tree, distribution:
     run(s3, tree, distribution, "--clear", "--report", str(report))
     assert invalidations(s3, distribution) == [["/static/css/b.css"]]
     document = json.loads(report.read_text())
+    check_schema(document)
     assert document["status"] == "ok"
     assert document["invalidation"]["paths"] == ["/static/css/b.css"]
     assert document["invalidation"]["status"] == "ok"
@@ -137,6 +139,7 @@ def test_failed_invalidation_fails_the_command_after_the_deploy(
     assert "The deploy itself is complete" in message and "/static/css/a.css" in message
     assert s3.get(s3.location() + "/css/a.css") == b"a{color:red}\n"  # published all the same
     document = json.loads(report.read_text())
+    check_schema(document)
     assert document["status"] == "failed" and document["invalidation"]["status"] == "failed"
     assert document["counts"]["changed"] == 1
 
