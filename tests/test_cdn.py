@@ -162,3 +162,19 @@ def test_more_names_than_the_threshold_become_one_wildcard(s3: S3Target) -> None
         many = cdn.paths_for(storage, ["f%d.css" % i for i in range(cdn.WILDCARD_THRESHOLD + 1)])
     assert few == ["/static/b%20c.js", "/static/css/a.css"]
     assert many == ["/static/*"]
+
+
+def test_gcs_manifest_storage_uses_boto3s_default_credentials(
+        s3: S3Target, gcs: Any, tree: Tree, distribution: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    storages = gcs.settings("staticship.storages.GoogleCloudManifestStorage",
+                            custom_endpoint="https://" + DOMAIN)
+    site(tree)
+    collectstatic(tree=tree, storages=storages, STATICSHIP_CLOUDFRONT_DISTRIBUTION=distribution)
+    tree.write("js/app.js", b"app(2);\n")
+    collectstatic(tree=tree, storages=storages, STATICSHIP_CLOUDFRONT_DISTRIBUTION=distribution)
+    location = "/" + gcs.location()
+    assert invalidations(s3, distribution) == [
+        [location + "/js/app.js", location + "/staticfiles.json"]]
