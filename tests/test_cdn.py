@@ -145,7 +145,7 @@ def test_failed_invalidation_fails_the_command_after_the_deploy(
 
 
 def test_many_paths_batch_within_cloudfronts_limit(s3: S3Target, distribution: str) -> None:
-    target = cdn.CloudFront(distribution, boto3.Session(
+    target = cdn.CloudFront(distribution, lambda: boto3.Session(
         aws_access_key_id="testing", aws_secret_access_key="testing"))
     paths = ["/static/f%04d.css" % i for i in range(3001)]
     ids = target.invalidate(paths)

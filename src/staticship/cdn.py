@@ -15,7 +15,7 @@ from __future__ import annotations
 import posixpath
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -56,14 +56,14 @@ class CloudFront(CDN):
     #: Paths one CreateInvalidation accepts.
     MAX_PATHS = 3000
 
-    def __init__(self, target: str, session: Any) -> None:
+    def __init__(self, target: str, session: Callable[[], Any]) -> None:
         super().__init__(target)
-        self.session = session
+        self.session = session  # made when needed: a failure is the invalidation's
 
     def invalidate(self, paths: Sequence[str]) -> list[str]:
         # The endpoint comes from boto3's own configuration
         # (AWS_ENDPOINT_URL_CLOUDFRONT, the config file); CloudFront is global.
-        client = self.session.client("cloudfront", region_name="us-east-1")
+        client = self.session().client("cloudfront", region_name="us-east-1")
         run = uuid.uuid4().hex
         ids = []
         for start in range(0, len(paths), self.MAX_PATHS):
@@ -95,7 +95,7 @@ def configured(storage: Storage) -> CDN | None:
     """The CDN the settings name, or None."""
     distribution = conf.get("CLOUDFRONT_DISTRIBUTION")
     if distribution:
-        return CloudFront(str(distribution), aws_session(storage))
+        return CloudFront(str(distribution), lambda: aws_session(storage))
     return None
 
 
