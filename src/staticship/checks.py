@@ -87,6 +87,7 @@ def check_legacy_settings(app_configs: Any, **kwargs: Any) -> list[CheckMessage]
 # -- settings of the wrong type --------------------------------------------
 POSITIVE_INTS = ("WORKERS", "MAX_ATTEMPTS", "PRUNE_KEEP")
 BOOLS = ("ENABLED", "FAST_TRANSFER")
+OPTIONAL_STRINGS = ("HASHED_CACHE_CONTROL", "CLOUDFRONT_DISTRIBUTION")
 
 
 @register(Tags.staticfiles)
@@ -131,6 +132,16 @@ def check_setting_types(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
                 id="staticship.E004",
             )
         )
+    for name in OPTIONAL_STRINGS:
+        value = conf.get(name)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            messages.append(
+                Error(
+                    "STATICSHIP_%s must be None or a non-empty string, not %r." % (name, value),
+                    hint="The default is None (off).",
+                    id="staticship.E009",
+                )
+            )
     adapter_class, problem = _explicit_adapter()
     if problem:
         messages.append(
@@ -255,6 +266,32 @@ def _fast_path_missing(adapter: type) -> CheckMessage | None:
         "something removed it), or set STATICSHIP_FAST_TRANSFER = False.",
         id="staticship.W007",
     )
+
+
+@register(Tags.staticfiles)
+def check_hashed_cache_control(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    """I002: a manifest storage on S3, GCS or Azure that sets no
+    Cache-Control at all could let browsers keep its hashed names for a year."""
+    from django.contrib.staticfiles.storage import ManifestFilesMixin
+
+    from . import immutable
+
+    if conf.get("HASHED_CACHE_CONTROL") is not None or not conf.get("ENABLED"):
+        return []
+    storage = _configured_storage()
+    if not isinstance(storage, ManifestFilesMixin):
+        return []
+    if immutable.storage_cache_control(storage) is not False:
+        return []
+    return [
+        Info(
+            "The manifest storage sets no Cache-Control, so browsers and CDNs guess how "
+            "long to keep its content-hashed files, whose bytes never change.",
+            hint='Set STATICSHIP_HASHED_CACHE_CONTROL = "%s" (hashed names only; give the '
+            "other files a short max-age in the storage's own settings)." % immutable.RECOMMENDED,
+            id="staticship.I002",
+        )
+    ]
 
 
 def _configured_storage() -> Storage | None:

@@ -36,6 +36,12 @@ DEFAULTS: dict[str, Any] = {
     # daily --prune frees the space; it also absorbs clock skew between the
     # store and the host. 0 turns the floor off. --clear ignores it.
     "PRUNE_MIN_AGE": 3600,
+    # Manifest storages: the Cache-Control of content-hashed names (None:
+    # what the storage writes). Recommended: "public, max-age=31536000, immutable".
+    "HASHED_CACHE_CONTROL": None,
+    # A CloudFront distribution id: after a publish, its changed and deleted
+    # unhashed paths are invalidated (None: no invalidation).
+    "CLOUDFRONT_DISTRIBUTION": None,
 }
 
 # Old names that keep their meaning here: {new name: (old names, ...)}.

@@ -49,7 +49,7 @@ from django.contrib.staticfiles.utils import matches_patterns
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import FileSystemStorage, Storage
 
-from . import manifest
+from . import hashed, manifest
 from .plan import Reason, RemoteState
 from .sources import LocalFile
 
@@ -573,6 +573,8 @@ def _publish(pipeline: Any, stage: manifest.Stage, staged: Any, files: Mapping[s
     carried = {n: v for n, v in (work.carried if work else {}).items() if n not in staged_files}
     # The live storage instance gets this deployment's names (see runner).
     pipeline.processed = (dict(staged.hashed_files), getattr(staged, "manifest_hash", ""))
+    if pipeline.hashed_cache is not None:  # STATICSHIP_HASHED_CACHE_CONTROL (see immutable)
+        pipeline.hashed_cache.use(hashed.names(pipeline.processed))
     pipeline.publish(staged_files, last=frozenset({staged.manifest_name}), remote=remote,
                      deployment=deployment, carried=carried, extra_records=records)
     for name in carried:  # counted as a full run counts them: unmodified

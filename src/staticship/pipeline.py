@@ -28,6 +28,7 @@ from . import state as records
 from .apply import ApplyError, Retry, Transfers
 from .backends.base import MISSING, Adapter, Conflict, Prepared
 from .events import Events
+from . import immutable
 from .plan import LocalState, Plan, Reason, RemoteState, make_plan
 from .report import Report
 from .sources import LocalFile, duplicate_message, find_files
@@ -103,6 +104,8 @@ class Pipeline:
         self.phase = Phase.NOTHING_WRITTEN
         # Deployments established from a live manifest: id -> names.
         self.derived: dict[str, list[str]] = {}
+        # staticship #16: STATICSHIP_HASHED_CACHE_CONTROL's hook (see immutable).
+        self.hashed_cache: immutable.Override | None = None
 
     # -- the run, top to bottom --------------------------------------------
     def run(self) -> Report:
@@ -145,10 +148,10 @@ class Pipeline:
         before = self.live_deployment(manifest_name, remote) if gap and self.options.prune else None
         deployment = Deployment(key[:24], key, gap is not None, before)
         published = None
-        if self._state_listed:
-            published = manifest.unchanged_deployment(
-                self.state().manifest, key, remote, self.write_digest
-            )
+        section = self.state().manifest if self._state_listed else None
+        if section is not None and (self.hashed_cache is None
+                                    or self.hashed_cache.recall(section)):  # staticship #16
+            published = manifest.unchanged_deployment(section, key, remote, self.write_digest)
         if published is not None:
             self.log("Nothing changed since the last deployment; skipping post-processing.", 1)
             report.files = dict.fromkeys(published, Reason.UNCHANGED.value)
@@ -327,6 +330,8 @@ class Pipeline:
                     section = {"inputs": deployment.inputs, "outputs": outputs,
                                "writes": {**{n: kept.get(n, "") for n in carried or {}}, **writes},
                                "records": digests}
+                    if self.hashed_cache is not None:  # staticship #16
+                        self.hashed_cache.record(section)
                     self.write_small(self.deployment_record(deployment.id),
                                      records.deployment_record(deployment.id, outputs))
                     if deployment.before is not None:

@@ -30,6 +30,8 @@ class Report:
     seconds: dict[str, float] = field(default_factory=dict)
     post_processed: list[str] = field(default_factory=list)
     records_written: int = 0  # staticship's own records (state, deployments)
+    # CDN invalidation (cdn.Invalidation.as_json), when a CDN is configured.
+    invalidation: dict[str, Any] | None = None
     events: Events = field(default_factory=Events, repr=False, compare=False)
 
     @contextmanager
@@ -137,6 +139,8 @@ class Report:
         }
         if status != "ok":
             document["completed"] = sorted(completed or ())
+        if self.invalidation is not None:
+            document["invalidation"] = self.invalidation
         return document
 
 

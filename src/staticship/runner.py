@@ -16,7 +16,7 @@ from django.core.files.storage import FileSystemStorage, InMemoryStorage, Storag
 from django.utils.functional import LazyObject, empty
 from django.utils.module_loading import import_string
 
-from . import conf, progress
+from . import cdn, conf, hashed, immutable, progress
 from .backends import adapter_for, detect
 from .events import Completed, Fanout
 from .manifest import PostProcessingFailed, is_manifest_storage
@@ -149,6 +149,8 @@ def collect(command: Any) -> dict[str, list[str]]:
     try:
         adapter = adapter_for(storage, conf.get("ADAPTER"), int(conf.get("WORKERS")))
         pipeline = Pipeline(adapter, options, command.log, events=events)
+        # staticship #16: the hashed names' Cache-Control, undone after adapter.close().
+        pipeline.hashed_cache = immutable.install(storage, adapter.key) if manifest else None
         try:
             if manifest:
                 report = post_processing(command, lambda: pipeline.run_manifest(
@@ -159,6 +161,8 @@ def collect(command: Any) -> dict[str, list[str]]:
                 report = pipeline.run()
         finally:
             adapter.close()
+            if pipeline.hashed_cache is not None:  # staticship #16
+                pipeline.hashed_cache.uninstall()
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):
             command.interrupted_at = pipeline.phase if pipeline is not None else Phase.NOTHING_WRITTEN
@@ -172,11 +176,19 @@ def collect(command: Any) -> dict[str, list[str]]:
         except CommandError as unwritten:  # the run's own error matters more
             command.stderr.write(str(unwritten))
         raise
+    # staticship #16: CDN invalidation, once the deploy is complete.
+    invalidation = cdn.invalidate(storage, report, hashed.names(pipeline.processed), command.log)
+    report.invalidation = invalidation.as_json() if invalidation is not None else None
     if command.verbosity >= 1:
         # Phase lines (CI logs) already gave each phase's seconds.
         for line in report.summary_lines(seconds=not isinstance(front, progress.PhaseLines)):
             command.stdout.write(line)
     command.report = report
+    if invalidation is not None and invalidation.status == "failed":  # staticship #16
+        error = invalidation.failure_line()
+        write_report_after_success(command, report.as_json(
+            "failed", error, completed.names, completed.planned_bytes))
+        raise CommandError(error)
     write_report_after_success(command, report.as_json(planned_bytes=completed.planned_bytes))
     return {
         "modified": report.uploaded,
