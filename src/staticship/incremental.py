@@ -526,6 +526,8 @@ def _written_otherwise(pipeline: Any, work: Plan) -> str | None:
     the storage would use now (gzip, headers, ACL ...): it must be written
     again, which only a full run does."""
     recorded = pipeline.recorded_writes()
+    if pipeline.hashed_cache is not None:  # the kept hashed names, as this run writes them
+        pipeline.hashed_cache.use(work.seeded[n] for n in work.seeded if work.seeded[n] != n)
     for name in work.carried:
         if recorded.get(name) != pipeline.write_digest(name):
             return name
