@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import os
 import unicodedata
 from collections import Counter
@@ -547,6 +548,8 @@ def test_prune_keeps_the_last_k_deployments(store: Store, tree: Tree) -> None:
     assert store.keys(location + "/") == before
     assert dry.report.deleted and dry.report.bytes_freed > 0
     assert "Would delete %d files" % len(dry.report.deleted) in dry.output
+    # The bytes freed in the unit the summary uses (not "15351 bytes").
+    assert re.search(r"Would delete \d+ files \(\d+(\.\d)? (B|KB|MB)\)\.", dry.output)
     for name in dry.report.deleted:
         assert "Pretending to delete '%s'" % name in dry.output
     counts = store.ops(dry)

@@ -30,6 +30,7 @@ from .backends.base import MISSING, Adapter, Conflict, Prepared
 from .events import Events
 from . import immutable
 from .plan import LocalState, Plan, Reason, RemoteState, make_plan
+from .progress import human_bytes
 from .report import Report
 from .sources import LocalFile, duplicate_message, find_files
 from .state import State, Update
@@ -623,8 +624,9 @@ class Pipeline:
         level = 2 if self.options.clear and django.VERSION >= (6, 1) else 1
         for name in doomed:
             self.log("%s '%s'" % (verb, name), level)
-        self.log("%s %d files (%d bytes)." % (
-            "Would delete" if self.options.dry_run else "Deleted", len(doomed), freed), 1)
+        self.log("%s %d file%s (%s)." % (
+            "Would delete" if self.options.dry_run else "Deleted", len(doomed),
+            "" if len(doomed) == 1 else "s", human_bytes(freed)), 1)
         records = self.adapter.deletable({n: self.internal[n] for n in internal}, ())[0]
         doomed_keys = [keys[name] for name in doomed] + [records[n] for n in sorted(records)]
         if doomed_keys and not self.options.dry_run:
