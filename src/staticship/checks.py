@@ -270,6 +270,6 @@ def _configured_storage() -> Storage | None:
     if is_manifest_storage_class(cls) and "manifest_storage" not in options:
         options["manifest_storage"] = InMemoryStorage()
     try:
-        return cls(**options)  # type: ignore[no-any-return]
+        return cls(**options)
     except Exception:
         return None

@@ -75,7 +75,7 @@ class StagedMixin:
         which post-processing calls tens of thousands of times)."""
         clean = name.replace("\\", "/")
         if clean.startswith("/") or ".." in clean.split("/"):
-            return self._staged_in.path(name)  # validates, and refuses escapes
+            return str(self._staged_in.path(name))  # validates, and refuses escapes
         return os.path.join(self._staged_root, clean)
 
     def path(self, name: str) -> str:
@@ -107,7 +107,8 @@ class StagedMixin:
         return os.path.getsize(self._local(name))
 
     def listdir(self, path: str) -> tuple[list[str], list[str]]:
-        return self._staged_in.listdir(path)
+        found: tuple[list[str], list[str]] = self._staged_in.listdir(path)
+        return found
 
     def file_hash(self, name: str, content: Any = None) -> str | None:
         # Django's own file_hash is the MD5 (first 12 digits) of the content;
@@ -128,7 +129,8 @@ class StagedMixin:
                     staged = False
                 if not staged and os.path.isfile(path):
                     return fp.md5_of_path(path)[0][:12]
-        return super().file_hash(name, content)  # type: ignore[misc]
+        digest: str | None = super().file_hash(name, content)  # type: ignore[misc]
+        return digest
 
     def _save(self, name: str, content: Any) -> str:
         target = self._local(name)
@@ -268,7 +270,7 @@ def inputs_key(storage: Storage, files: Mapping[str, LocalFile]) -> str:
     names = sorted(files)
     with ThreadPoolExecutor(4) as pool:
         measured = list(pool.map(lambda n: _measure(files[n]), names))
-    for name, (md5, size) in zip(names, measured):
+    for name, (md5, size) in zip(names, measured, strict=False):
         digest.update(("\0%s\0%s\0%d" % (name, md5, size)).encode())
     return digest.hexdigest()
 
@@ -383,7 +385,7 @@ def refuse_collisions(files: Iterable[str], fold_case: bool) -> None:
     )
 
 
-class PostProcessingFailed(CommandError):
+class PostProcessingFailed(CommandError):  # type: ignore[misc]  # Django is untyped
     """The storage's post-processing failed on ``original``; nothing was
     uploaded. The message holds stock's (Django 6.1: the error and its
     notes); the command reports it as stock does (see ``runner``)."""

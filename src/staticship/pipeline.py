@@ -139,7 +139,7 @@ class Pipeline:
             remote = self.list_remote()
         with report.phase("inputs"):  # one fingerprint of the sources and settings
             key = manifest.inputs_key(storage, files)
-        manifest_name = storage.manifest_name  # type: ignore[attr-defined]
+        manifest_name = storage.manifest_name
         gap = self.history_gap(remote, manifest_name)
         before = self.live_deployment(manifest_name, remote) if gap and self.options.prune else None
         deployment = Deployment(key[:24], key, gap is not None, before)
@@ -354,7 +354,7 @@ class Pipeline:
         for name, item in prepared.items():
             listed = remote.get(name)
             if listed is not None and recorded.get(name) != writes[name]:
-                item.tokens.discard(listed.token)  # type: ignore[arg-type]
+                item.tokens.discard(listed.token)
         return writes
 
     def outputs(

@@ -28,7 +28,8 @@ from .report import Report, stock_json
 def configured_class() -> type | None:
     """The staticfiles storage class named in STORAGES, without building it."""
     try:
-        return import_string(settings.STORAGES["staticfiles"]["BACKEND"])
+        cls: type = import_string(settings.STORAGES["staticfiles"]["BACKEND"])
+        return cls
     except (KeyError, ImportError, AttributeError):
         return None
 

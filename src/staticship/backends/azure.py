@@ -109,8 +109,8 @@ class AzureAdapter(Adapter):
 
     def __init__(self, storage: Storage, *, workers: int = 32) -> None:
         super().__init__(storage, workers=workers)
-        self.container_name: str = storage.azure_container  # type: ignore[attr-defined]
-        self.prefix: str = storage._get_valid_path("x")[:-1]  # type: ignore[attr-defined]
+        self.container_name: str = storage.azure_container
+        self.prefix: str = storage._get_valid_path("x")[:-1]
         self._client: Any = None
         self._lock = threading.Lock()
         self._local = threading.local()
@@ -123,7 +123,7 @@ class AzureAdapter(Adapter):
 
     # -- where -------------------------------------------------------------
     def key(self, name: str) -> str:
-        return self.storage._get_valid_path(name)  # type: ignore[attr-defined]
+        return str(self.storage._get_valid_path(name))
 
     def describe(self) -> str:
         return "Azure container '%s' under '%s'" % (self.container_name, self.prefix or "/")
@@ -142,7 +142,9 @@ class AzureAdapter(Adapter):
         if overrides(storage, SERVES, "_get_service_client"):
             return storage.client
         import requests
-        from azure.core.pipeline.transport._requests_basic import BiggerBlockSizeHTTPAdapter
+        from azure.core.pipeline.transport._requests_basic import (  # type: ignore[attr-defined]
+            BiggerBlockSizeHTTPAdapter,
+        )
         from azure.storage.blob import BlobServiceClient
         from urllib3.util.retry import Retry
 
@@ -183,7 +185,7 @@ class AzureAdapter(Adapter):
         if raw is not None:
             return self._collect(raw)
         pages = self.client.list_blobs(
-            name_starts_with=self.prefix or None, timeout=self.storage.timeout,  # type: ignore[attr-defined]
+            name_starts_with=self.prefix or None, timeout=self.storage.timeout,
             results_per_page=self.list_page_size,
         ).by_page()
         return self._collect(
@@ -221,7 +223,7 @@ class AzureAdapter(Adapter):
             from azure.core.rest import HttpRequest
         except ImportError:  # pragma: no cover - azure-core always comes with the SDK
             return None
-        timeout = self.storage.timeout  # type: ignore[attr-defined]
+        timeout = self.storage.timeout
 
         def pages() -> Iterator[list[Listed]]:
             marker = ""
@@ -427,7 +429,7 @@ class AzureAdapter(Adapter):
         if len(answers) != len(keys):
             raise TransferError("Azure batch delete: %d answers for %d blobs (blob %s)"
                                 % (len(answers), len(keys), first))
-        failed = [(key, answer) for key, answer in zip(keys, answers)
+        failed = [(key, answer) for key, answer in zip(keys, answers, strict=False)
                   if not (200 <= answer.status_code < 300 or answer.status_code == 404)]
         if failed:
             key, answer = failed[0]
@@ -484,7 +486,7 @@ class AzureAdapter(Adapter):
         if self._hooked is not None:
             original, had_own = self._hooked
             if had_own:
-                self.storage.get_object_parameters = original  # type: ignore[method-assign]
+                self.storage.get_object_parameters = original
             else:
                 vars(self.storage).pop("get_object_parameters", None)
             self._hooked = None

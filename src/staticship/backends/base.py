@@ -236,7 +236,7 @@ class Adapter(ABC):
         change of any of it must be written again even when the bytes match."""
         return None
 
-    def clean_leftovers(self) -> None:
+    def clean_leftovers(self) -> None:  # noqa: B027  (optional hook)
         """Remove what killed runs left at the destination (after the listing)."""
 
     def hashes_source(self, file: LocalFile) -> bool:
@@ -320,7 +320,7 @@ class Adapter(ABC):
         """The cause and fix of a permanent error, if known."""
         return None
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027  (optional hook)
         """Release connections and other resources."""
 
 

@@ -36,7 +36,7 @@ class FileSystemAdapter(Adapter):
 
     def __init__(self, storage: Storage, *, workers: int = 32) -> None:
         super().__init__(storage, workers=min(workers, 8))
-        self.root = str(storage.location)  # type: ignore[attr-defined]
+        self.root = str(storage.location)
         self._temporaries: list[tuple[str, str]] = []
         with _UMASK:  # read once: os.umask() sets it, and uploads run on threads
             self.umask = os.umask(0)

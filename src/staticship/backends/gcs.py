@@ -78,10 +78,10 @@ class GCSAdapter(Adapter):
 
     def __init__(self, storage: Storage, *, workers: int = 32) -> None:
         super().__init__(storage, workers=workers)
-        self.bucket_name: str = storage.bucket_name  # type: ignore[attr-defined]
-        self.prefix: str = storage._normalize_name("x")[:-1]  # type: ignore[attr-defined]
-        self._size_pool(storage.client, workers)  # type: ignore[attr-defined]
-        _ = storage.bucket  # type: ignore[attr-defined]  # built now, not raced for by workers
+        self.bucket_name: str = storage.bucket_name
+        self.prefix: str = storage._normalize_name("x")[:-1]
+        self._size_pool(storage.client, workers)
+        _ = storage.bucket  # built now, not raced for by workers
         self._fast: _ObstoreWriter | None = None
         from .. import conf
 
@@ -109,11 +109,11 @@ class GCSAdapter(Adapter):
     def key(self, name: str) -> str:
         from storages.utils import clean_name
 
-        return self.storage._normalize_name(clean_name(name))  # type: ignore[attr-defined]
+        return str(self.storage._normalize_name(clean_name(name)))
 
     @property
     def bucket(self) -> Any:
-        return self.storage.bucket  # type: ignore[attr-defined]
+        return self.storage.bucket
 
     def describe(self) -> str:
         return "GCS bucket '%s' under '%s'" % (self.bucket_name, self.prefix or "/")
@@ -122,7 +122,7 @@ class GCSAdapter(Adapter):
     def inventory(self) -> dict[str, RemoteState]:
         found: dict[str, RemoteState] = {}
         cut = len(self.prefix)
-        blobs = self.storage.client.list_blobs(  # type: ignore[attr-defined]
+        blobs = self.storage.client.list_blobs(
             self.bucket_name,
             prefix=self.prefix or None,
             projection="noAcl",
@@ -172,7 +172,7 @@ class GCSAdapter(Adapter):
 
         def compress(source: BinaryIO, out: BinaryIO) -> None:
             # The storage's own compression: the very bytes it uploads.
-            compressed = self.storage._compress_content(File(source, name=file.name))  # type: ignore[attr-defined]
+            compressed = self.storage._compress_content(File(source, name=file.name))
             for block in fp.iter_blocks(compressed):
                 out.write(block)
 
@@ -198,7 +198,7 @@ class GCSAdapter(Adapter):
                 self._upload_with_client(key, item)
             else:
                 with item.source() as source:
-                    self.storage._save(item.file.name, File(source, name=item.file.name))  # type: ignore[attr-defined]
+                    self.storage._save(item.file.name, File(source, name=item.file.name))
                 self.requests["GET"] += 1  # GoogleCloudFile looks the blob up first
                 self._count_client_upload(item.size if not item.temporary else None)
         except TransferError:
@@ -295,14 +295,14 @@ class GCSAdapter(Adapter):
         """One ``multipart/mixed`` batch of object deletes. Every part carries
         a Content-ID (fake-gcs-server skips parts without one; real GCS echoes
         it as ``response-<id>``), so each answer is matched to its object."""
-        client: Any = self.storage.client  # type: ignore[attr-defined]
+        client: Any = self.storage.client
         connection = client._connection
         query = {"userProject": self.bucket.user_project} if self.bucket.user_project else None
         boundary = "staticship-" + uuid.uuid4().hex
         tag = uuid.uuid4().hex
         ids = ["%s+%d" % (tag, index) for index in range(len(keys))]
         chunks = []
-        for content_id, key in zip(ids, keys):
+        for content_id, key in zip(ids, keys, strict=False):
             url = connection.build_api_url(
                 "/b/%s/o/%s" % (quote(self.bucket_name, safe=""), quote(key, safe="")),
                 query_params=query,
@@ -327,7 +327,7 @@ class GCSAdapter(Adapter):
         if not 200 <= response.status_code < 300:
             from google.api_core.exceptions import from_http_response
 
-            error = from_http_response(response)
+            error = from_http_response(response)  # type: ignore[no-untyped-call]
             raise self._classify(error, first) from error
         try:
             answers = _batch_answers(response.headers.get("Content-Type", ""), response.content)
@@ -343,7 +343,7 @@ class GCSAdapter(Adapter):
                 "GCS batch delete: %d answers for %d objects (objects %s)"
                 % (len(answers), len(keys), first), transient=False,
             )
-        failed = [(key, status, text) for key, (status, text) in zip(keys, results)
+        failed = [(key, status, text) for key, (status, text) in zip(keys, results, strict=False)
                   if not (200 <= status < 300 or status == 404)]
         if failed:
             key, status, text = failed[0]
@@ -407,7 +407,7 @@ def _batch_answers(content_type: str, body: bytes) -> list[tuple[str | None, int
     if not message.is_multipart():
         raise ValueError("the response is not multipart (%s)" % (content_type or "no Content-Type"))
     answers: list[tuple[str | None, int, str]] = []
-    for part in message.get_payload():  # type: ignore[union-attr]
+    for part in message.get_payload():
         content_id = part.get("Content-ID")  # type: ignore[union-attr]
         if content_id:
             content_id = content_id.strip().strip("<>")

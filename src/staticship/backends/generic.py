@@ -94,7 +94,8 @@ class GenericAdapter(Adapter):
         if not self.storage.exists(name):
             return None
         with self.storage.open(name, "rb") as handle:
-            return handle.read()
+            body: bytes = handle.read()
+            return body
 
     def write_small(
         self, name: str, data: bytes, content_type: str, *, expect: str | None = None

@@ -104,10 +104,10 @@ class S3Adapter(Adapter):
 
     def __init__(self, storage: Storage, *, workers: int = 32) -> None:
         super().__init__(storage, workers=workers)
-        self.bucket: str = storage.bucket_name  # type: ignore[attr-defined]
-        probe = storage._normalize_name("x")  # type: ignore[attr-defined]
+        self.bucket: str = storage.bucket_name
+        probe = storage._normalize_name("x")
         self.prefix = probe[:-1]
-        transfer = storage.transfer_config  # type: ignore[attr-defined]
+        transfer = storage.transfer_config
         self.threshold: int = transfer.multipart_threshold
         self.chunk_size: int = transfer.multipart_chunksize
         self._etags: dict[str, str] = {}
@@ -122,12 +122,12 @@ class S3Adapter(Adapter):
     # -- where -------------------------------------------------------------
     @property
     def client(self) -> Any:
-        return self.storage.connection.meta.client  # type: ignore[attr-defined]
+        return self.storage.connection.meta.client
 
     def key(self, name: str) -> str:
         from storages.utils import clean_name
 
-        return self.storage._normalize_name(clean_name(name))  # type: ignore[attr-defined]
+        return str(self.storage._normalize_name(clean_name(name)))
 
     def describe(self) -> str:
         return "S3 bucket '%s' under '%s'" % (self.bucket, self.prefix or "/")
@@ -245,7 +245,7 @@ class S3Adapter(Adapter):
     def _upload_through_storage(self, key: str, item: Prepared, multipart: bool) -> str | None:
         self._hook_client()
         with item.source() as source:
-            self.storage._save(item.file.name, File(source, name=item.file.name))  # type: ignore[attr-defined]
+            self.storage._save(item.file.name, File(source, name=item.file.name))
         self._count_put(item.size, multipart, fp.s3_part_size(item.size, self.chunk_size))
         with self._lock:
             return self._etags.pop(key, None)
@@ -545,5 +545,5 @@ def _http_date(value: Any) -> str:
     from django.utils.http import http_date
 
     if isinstance(value, datetime):
-        return http_date(value.timestamp())
+        return str(http_date(value.timestamp()))
     return str(value)

@@ -97,7 +97,7 @@ class Command(collectstatic.Command):
         # until it is needed.
         cls = configured_class() if self.staticship else None
         if cls is None:
-            return super().is_local_storage()
+            return bool(super().is_local_storage())
         return issubclass(cls, FileSystemStorage)
 
     def collect(self) -> dict[str, list[str]]:
