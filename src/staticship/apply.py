@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 class ApplyError(Exception):
@@ -48,6 +49,26 @@ class Retry:
     def delay(self, attempt: int) -> float:
         """Full jitter: uniform in [0, min(max_delay, base * 2**attempt)]."""
         return random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
+
+
+def retrying(
+    call: Callable[[], R],
+    is_transient: Callable[[BaseException], bool],
+    retry: Retry,
+    on_retry: Callable[[BaseException, int], None] = lambda exc, attempt: None,
+) -> R:
+    """``call()``, tried again after a backoff while it fails transiently,
+    at most ``retry.max_attempts`` times in all."""
+    attempt = 0
+    while True:
+        try:
+            return call()
+        except Exception as exc:
+            attempt += 1
+            if attempt >= retry.max_attempts or not is_transient(exc):
+                raise
+            on_retry(exc, attempt)
+            time.sleep(retry.delay(attempt))
 
 
 class Limiter:
@@ -110,25 +131,28 @@ class Transfers(Generic[T]):
         self.limiter = Limiter(self.workers)
 
     def _one(self, item: T) -> object:
-        attempt = 0
-        while True:
+        def attempt() -> object:
             if self._stop.is_set():
                 raise _Stopped()
             self.limiter.acquire()
             try:
                 result = self.work(item)
-            except Exception as exc:
+            except Exception:
                 self.limiter.release(ok=False)
-                attempt += 1
-                if attempt >= self.retry.max_attempts or not self.is_transient(exc):
-                    raise
-                self.limiter.back_off()
-                self.on_retry(item, exc, attempt)
-                time.sleep(self.retry.delay(attempt))
-                continue
+                raise
             self.limiter.release(ok=True)
-            self.on_done(item, result)
             return result
+
+        def again(exc: BaseException, attempt: int) -> None:
+            self.limiter.back_off()
+            self.on_retry(item, exc, attempt)
+
+        def transient(exc: BaseException) -> bool:
+            return not isinstance(exc, _Stopped) and self.is_transient(exc)
+
+        result = retrying(attempt, transient, self.retry, again)
+        self.on_done(item, result)
+        return result
 
     def run(self, items: Sequence[T], last: Sequence[T] = ()) -> dict[int, object]:
         """Transfer ``items`` concurrently, then ``last`` (only if all of

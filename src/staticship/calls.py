@@ -1,0 +1,44 @@
+"""Single requests to the store outside the upload pool (the listing, our
+records, deletes): retried on transient errors like an upload is, and a
+failure told in one line."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from django.core.management.base import CommandError
+
+from .apply import Retry, retrying
+from .backends.base import Adapter
+
+Log = Callable[[str, int], None]
+R = TypeVar("R")
+
+
+class Calls:
+    def __init__(self, adapter: Adapter, log: Log, max_attempts: int) -> None:
+        self.adapter = adapter
+        self.log = log
+        self.retry = Retry(max_attempts=max_attempts)
+
+    def retrying(self, call: Callable[[], R]) -> R:
+        """``call()``, retried on transient errors like an upload is."""
+        return retrying(call, self.adapter.is_transient, self.retry,
+                        lambda exc, attempt: self.log("Retrying after: %s" % exc, 2))
+
+    def __call__(self, what: str, call: Callable[[], R]) -> R:
+        """``call()`` retried; a failure raised as one line saying ``what`` failed."""
+        try:
+            return self.retrying(call)
+        except Exception as exc:  # noqa: BLE001 - reported as one clear line
+            raise self.failure(what, exc) from exc
+
+    def failure(self, what: str, exc: BaseException) -> CommandError:
+        """One line naming what failed, the cause and, where known, the fix
+        (the client's own text then only with -v 3, in the traceback)."""
+        known = self.adapter.explain(exc)
+        if known is not None:
+            return CommandError(known.line(what, exc))
+        cause = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return CommandError("%s failed: %s" % (what, cause))
