@@ -15,7 +15,8 @@ from django.core.management.base import CommandError
 from . import fingerprint as fp
 from . import manifest, prune
 from . import state as formats
-from .backends.base import MISSING, Adapter, Conflict, Prepared
+from .backends.base import MISSING, Adapter, Prepared
+from .backends.errors import Conflict
 from .calls import Calls
 from .plan import RemoteState
 from .report import Report

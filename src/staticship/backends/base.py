@@ -31,57 +31,15 @@ from .. import fingerprint as fp
 from .. import leftovers
 from ..plan import RemoteState
 from ..sources import LocalFile
+from .errors import (  # noqa: F401 - the names backends have imported from here
+    Conflict, Explanation, TransferError, configured_as, error_text, first_line, refused,
+)
 
 T = TypeVar("T")
 # Source bodies up to this size are held in memory while sent (most uploads
 # read them whole anyway); larger ones are copied to a temporary file (see
 # ``Prepared.body``).
 SNAPSHOT_IN_MEMORY = 8 * 1024 * 1024
-
-
-class TransferError(Exception):
-    """A transfer failed. ``transient`` errors may succeed when retried;
-    ``key`` names the object, when there is one."""
-
-    def __init__(self, message: str, *, transient: bool = False, key: str = "") -> None:
-        super().__init__(message)
-        self.transient = transient
-        self.key = key
-
-
-@dataclass(frozen=True)
-class Explanation:
-    """A permanent error as the user should read it: the cause in a few
-    words, and the fix naming the setting as the user wrote it. The client's
-    own text is left to ``-v 3`` (its traceback)."""
-
-    cause: str
-    fix: str
-
-    def line(self, what: str, exc: BaseException | None = None) -> str:
-        key = getattr(exc, "key", "")
-        where = " (%s)" % key if key else ""
-        return "%s failed: %s%s. Fix: %s." % (what, self.cause, where, self.fix)
-
-
-def configured_as(option: str, *names: str) -> str:
-    """How the user set the storage option ``option``: its key in
-    ``STORAGES["staticfiles"]["OPTIONS"]`` when given there, else the first
-    of the settings ``names`` the project sets, else all of them."""
-    from django.conf import settings
-
-    options = (getattr(settings, "STORAGES", {}).get("staticfiles") or {}).get("OPTIONS") or {}
-    if option in options:
-        return 'STORAGES["staticfiles"]["OPTIONS"]["%s"]' % option
-    for name in names:
-        if hasattr(settings, name):
-            return name
-    return " or ".join(['the "%s" option' % option, *names])
-
-
-class Conflict(TransferError):
-    """A conditional write was refused: the object changed (was written,
-    created or removed) since it was read, by another run."""
 
 
 #: The version tag ``read_versioned`` gives for an object that does not
@@ -426,24 +384,6 @@ def batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
-def error_text(exc: BaseException) -> str:
-    """The text of ``exc`` and of the errors that caused it (a TransferError
-    carries the client's own error as its cause)."""
-    parts: list[str] = []
-    seen: BaseException | None = exc
-    while seen is not None and len(parts) < 5:
-        parts.append(str(seen))
-        seen = seen.__cause__ or seen.__context__
-    return "\n".join(parts)
-
-
-def refused(exc: BaseException) -> bool:
-    """True when nothing listens at the endpoint (connection refused): a
-    wrong endpoint or a stopped server, which retrying would only wait for."""
-    text = error_text(exc)
-    return "Connection refused" in text or "os error 111" in text or "Errno 111" in text
-
-
 def timestamp(value: Any) -> float | None:
     """Seconds since the epoch of a listing's last-modified time (a
     ``datetime`` or an HTTP date), None when it has none."""
@@ -463,9 +403,3 @@ def timestamp(value: Any) -> float | None:
     if isinstance(value, (int, float)):
         return float(value)
     return None
-
-
-def first_line(exc: BaseException) -> str:
-    """The first line of an error's message (obstore's errors carry a
-    multi-line debug dump)."""
-    return (str(exc).strip().splitlines() or [""])[0]
