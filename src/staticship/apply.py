@@ -12,11 +12,13 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from .errors import StaticshipError
+
 T = TypeVar("T")
 R = TypeVar("R")
 
 
-class ApplyError(Exception):
+class ApplyError(StaticshipError):
     """Some transfers failed; ``failures`` holds (item label, exception)."""
 
     def __init__(self, failures: list[tuple[str, BaseException]], done: int, total: int) -> None:

@@ -7,10 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from django.core.management.base import CommandError
-
 from .apply import Retry, retrying
 from .backends.base import Adapter
+from .errors import RunFailed
 
 Log = Callable[[str, int], None]
 R = TypeVar("R")
@@ -34,11 +33,11 @@ class Calls:
         except Exception as exc:  # noqa: BLE001 - reported as one clear line
             raise self.failure(what, exc) from exc
 
-    def failure(self, what: str, exc: BaseException) -> CommandError:
+    def failure(self, what: str, exc: BaseException) -> RunFailed:
         """One line naming what failed, the cause and, where known, the fix
         (the client's own text then only with -v 3, in the traceback)."""
         known = self.adapter.explain(exc)
         if known is not None:
-            return CommandError(known.line(what, exc))
+            return RunFailed(known.line(what, exc))
         cause = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        return CommandError("%s failed: %s" % (what, cause))
+        return RunFailed("%s failed: %s" % (what, cause))

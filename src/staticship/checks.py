@@ -112,6 +112,11 @@ def check_setting_types(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
                     id="staticship.E002",
                 )
             )
+    return messages + _path_and_age_errors() + _adapter_errors()
+
+
+def _path_and_age_errors() -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
     min_age = conf.get("PRUNE_MIN_AGE")
     if isinstance(min_age, bool) or not isinstance(min_age, (int, float)) or not min_age >= 0:
         messages.append(
@@ -131,17 +136,21 @@ def check_setting_types(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
                 id="staticship.E004",
             )
         )
-    adapter_class, problem = _explicit_adapter()
-    if problem:
-        messages.append(
-            Error(
-                problem,
-                hint="Give the dotted path of a staticship.backends.base.Adapter subclass, "
-                "or remove STATICSHIP_ADAPTER to let staticship detect it.",
-                id="staticship.E003",
-            )
-        )
     return messages
+
+
+def _adapter_errors() -> list[CheckMessage]:
+    _adapter_class, problem = _explicit_adapter()
+    if not problem:
+        return []
+    return [
+        Error(
+            problem,
+            hint="Give the dotted path of a staticship.backends.base.Adapter subclass, "
+            "or remove STATICSHIP_ADAPTER to let staticship detect it.",
+            id="staticship.E003",
+        )
+    ]
 
 
 @register(Tags.staticfiles)

@@ -35,11 +35,11 @@ from django.conf import settings
 from django.contrib.staticfiles.storage import ManifestFilesMixin
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import FileSystemStorage, Storage
-from django.core.management.base import CommandError
 
 from . import __version__
 from . import fingerprint as fp
 from . import leftovers
+from .errors import RunFailed
 from .plan import RemoteState
 from .sources import LocalFile
 
@@ -379,13 +379,13 @@ def refuse_collisions(files: Iterable[str], fold_case: bool) -> None:
         why = "the first is a file and the second needs a folder of the same name"
     else:
         why = "their paths differ only by case and the staging folder's filesystem ignores case"
-    raise CommandError(
+    raise RunFailed(
         "Cannot stage '%s' and '%s' together for post-processing: %s. Rename one of "
         "them. Nothing was uploaded." % (first, second, why)
     )
 
 
-class PostProcessingFailed(CommandError):  # type: ignore[misc]  # Django is untyped
+class PostProcessingFailed(RunFailed):
     """The storage's post-processing failed on ``original``; nothing was
     uploaded. The message holds stock's (Django 6.1: the error and its
     notes); the command reports it as stock does (see ``runner``)."""

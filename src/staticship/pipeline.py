@@ -15,7 +15,6 @@ from typing import Any
 
 import django
 from django.core.files.storage import Storage
-from django.core.management.base import CommandError
 
 from . import conf, leftovers, manifest
 from . import fingerprint as fp
@@ -23,6 +22,7 @@ from .apply import ApplyError, Transfers
 from .backends.base import Adapter, Prepared
 from .calls import Calls
 from .cleanup import Cleanup
+from .errors import RunFailed
 from .events import Events
 from .plan import LocalState, Plan, Reason, RemoteState, make_plan
 from .prepare import hashing_ahead, prepare_all
@@ -50,7 +50,6 @@ class Options:
     dry_run: bool = False
     clear: bool = False
     ignore_patterns: list[str] = field(default_factory=list)
-    post_process: bool = True
     # Delete remote files under the location that the deployment does not
     # use; for manifest storages keep those of the last ``keep`` deployments.
     prune: bool = False
@@ -146,7 +145,7 @@ class Pipeline:
         self.sources = {name: f.path or f.source_name for name, f in files.items()}
         for name in files:
             if name.startswith("/") or ".." in name.split("/"):
-                raise CommandError(
+                raise RunFailed(
                     "Refusing '%s': the name would escape the storage's location. "
                     "Nothing was uploaded." % name
                 )
@@ -250,11 +249,11 @@ class Pipeline:
         ordered = first + final
         return {ordered[i].file.name: token for i, token in results.items()}  # type: ignore[misc]
 
-    def upload_failure(self, exc: ApplyError) -> CommandError:
+    def upload_failure(self, exc: ApplyError) -> RunFailed:
         known = self.adapter.explain(exc.failures[0][1])
         if known is None:
-            return CommandError(str(exc))
-        return CommandError("%s Fix: %s." % (exc.summary(known.cause), known.fix))
+            return RunFailed(str(exc))
+        return RunFailed("%s Fix: %s." % (exc.summary(known.cause), known.fix))
 
     def deleting(self) -> None:
         self.phase = Phase.DELETING

@@ -8,10 +8,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
-from django.core.management.base import CommandError
-
 from . import fingerprint as fp
 from .backends.base import Adapter, Prepared
+from .errors import RunFailed
 from .plan import RemoteState
 from .sources import LocalFile
 
@@ -25,7 +24,7 @@ def prepare_all(
         try:
             return adapter.prepare(file, remote.get(file.name))
         except OSError as exc:
-            raise CommandError(
+            raise RunFailed(
                 "Cannot read '%s' (%s): %s. Nothing was uploaded."
                 % (file.name, file.path or file.source_name, exc.strerror or exc)
             ) from exc

@@ -10,14 +10,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.management.base import CommandError
-
 from . import fingerprint as fp
 from . import manifest, prune
 from . import state as formats
 from .backends.base import MISSING, Adapter, Prepared
 from .backends.errors import Conflict
 from .calls import Calls
+from .errors import RunFailed
 from .plan import RemoteState
 from .report import Report
 from .state import State, Update
@@ -213,7 +212,7 @@ class Records:
             after.version = None  # written: its new tag is not known
             self._state = after
             return
-        raise CommandError(
+        raise RunFailed(
             "Writing '%s' failed: another run changed it %d times while this one tried to "
             "record its deployment. The files are published; run again to record them."
             % (self.state_name, RECORD_ATTEMPTS)

@@ -119,37 +119,62 @@ def collect(command: Any) -> dict[str, list[str]]:
             "live deployment (a manifest storage's manifest and hashed files): drop "
             "--no-post-process, or drop --prune. Nothing was changed."
         )
-    options = Options(
-        dry_run=command.dry_run,
-        clear=command.clear,
-        ignore_patterns=list(command.ignore_patterns),
-        post_process=command.post_process,
-        prune=getattr(command, "prune", False),
-        keep=int(conf.get("PRUNE_KEEP")),
-        min_age=float(conf.get("PRUNE_MIN_AGE")),
-    )
+    options = run_options(command)
+    why = stock_reason(command, storage)
+    if why is not None:
+        return fall_back(command, why)
+    report = run_pipeline(command, storage, options)
+    return {
+        "modified": report.uploaded,
+        "unmodified": report.names(Reason.UNCHANGED),
+        "post_processed": report.post_processed,
+        # Django 6.1's summary also counts these.
+        "skipped": report.skipped,
+        "deleted": report.deleted,
+    }
+
+
+def stock_reason(command: Any, storage: Storage) -> str | None:
+    """Why Django's own collectstatic should run instead of staticship (said
+    at -v 1), or None when staticship runs."""
     manifest = command.post_process and is_manifest_storage(storage)
     if command.post_process and hasattr(storage, "post_process") and not manifest:
         # Some other post-processing storage: its post_process() may read
         # the destination, so it gets stock's sequence of operations.
-        return fall_back(command, "%s post-processes without a manifest, and its "
-                         "post_process() may read the destination" % type(storage).__qualname__)
+        return ("%s post-processes without a manifest, and its post_process() may read the "
+                "destination" % type(storage).__qualname__)
     if manifest and "manifest_storage" in configured_options():
-        return fall_back(command, "the manifest is kept in a separate manifest_storage")
+        return "the manifest is kept in a separate manifest_storage"
     if not conf.get("ADAPTER") and detect(storage).label == "generic":
         # Nothing proves content on a storage staticship does not know, so
         # Django's own rule (modification times) decides, as before.
-        return fall_back(
-            command, "staticship has no adapter for %s (STATICSHIP_ADAPTER = "
-            "'staticship.backends.generic.GenericAdapter' uploads every file in parallel "
-            "instead)" % type(storage).__qualname__)
+        return ("staticship has no adapter for %s (STATICSHIP_ADAPTER = "
+                "'staticship.backends.generic.GenericAdapter' uploads every file in parallel "
+                "instead)" % type(storage).__qualname__)
+    return None
+
+
+def run_options(command: Any) -> Options:
+    return Options(
+        dry_run=command.dry_run,
+        clear=command.clear,
+        ignore_patterns=list(command.ignore_patterns),
+        prune=getattr(command, "prune", False),
+        keep=int(conf.get("PRUNE_KEEP")),
+        min_age=float(conf.get("PRUNE_MIN_AGE")),
+    )
+
+
+def run_pipeline(command: Any, storage: Storage, options: Options) -> Report:
+    """The pipeline over ``storage``, its summary lines and ``--report``; a
+    failed run still writes its report (what it planned and what it wrote)."""
+    manifest = command.post_process and is_manifest_storage(storage)
     completed = Completed()
     front = progress.for_command(command.verbosity, command.stdout, command.stderr)
-    events = Fanout(front, completed)
     pipeline: Pipeline | None = None
     try:
         adapter = adapter_for(storage, conf.get("ADAPTER"), int(conf.get("WORKERS")))
-        pipeline = Pipeline(adapter, options, command.log, events=events)
+        pipeline = Pipeline(adapter, options, command.log, events=Fanout(front, completed))
         try:
             if manifest:
                 report = post_processing(command, lambda: pipeline.run_manifest(
@@ -161,17 +186,7 @@ def collect(command: Any) -> dict[str, list[str]]:
         finally:
             adapter.close()
     except BaseException as exc:
-        if isinstance(exc, KeyboardInterrupt):
-            command.interrupted_at = pipeline.phase if pipeline is not None else Phase.NOTHING_WRITTEN
-        # --report: a failed run still says what it planned and what it wrote.
-        failed = pipeline.report if pipeline is not None else Report(dry_run=command.dry_run)
-        document = failed.as_json(
-            "failed", _error_text(exc), completed.names, completed.planned_bytes
-        )
-        try:
-            write_report(command, document)
-        except CommandError as unwritten:  # the run's own error matters more
-            command.stderr.write(str(unwritten))
+        failed(command, exc, pipeline, completed)
         raise
     if command.verbosity >= 1:
         # Phase lines (CI logs) already gave each phase's seconds.
@@ -179,14 +194,19 @@ def collect(command: Any) -> dict[str, list[str]]:
             command.stdout.write(line)
     command.report = report
     write_report_after_success(command, report.as_json(planned_bytes=completed.planned_bytes))
-    return {
-        "modified": report.uploaded,
-        "unmodified": report.names(Reason.UNCHANGED),
-        "post_processed": report.post_processed,
-        # Django 6.1's summary also counts these.
-        "skipped": report.skipped,
-        "deleted": report.deleted,
-    }
+    return report
+
+
+def failed(command: Any, exc: BaseException, pipeline: Pipeline | None, completed: Completed) -> None:
+    """Where a Ctrl-C interrupted, and ``--report`` of a failed run."""
+    if isinstance(exc, KeyboardInterrupt):
+        command.interrupted_at = pipeline.phase if pipeline is not None else Phase.NOTHING_WRITTEN
+    report = pipeline.report if pipeline is not None else Report(dry_run=command.dry_run)
+    document = report.as_json("failed", _error_text(exc), completed.names, completed.planned_bytes)
+    try:
+        write_report(command, document)
+    except CommandError as unwritten:  # the run's own error matters more
+        command.stderr.write(str(unwritten))
 
 
 def fall_back(command: Any, why: str) -> dict[str, list[str]]:

@@ -27,11 +27,6 @@ class LocalFile:
         handle: BinaryIO = self.source_storage.open(self.source_name, "rb")
         return handle
 
-    def size(self) -> int:
-        if self.path:
-            return os.stat(self.path).st_size
-        return int(self.source_storage.size(self.source_name))
-
 
 def duplicate_message(name: str) -> str:
     return (

@@ -69,6 +69,7 @@ class AzureAdapter(CloudAdapter):
     label = "azure"
     serves = SERVES
     where = "Azure container"
+    noun = "container"
     #: Passed to the SDK client when set (tests lower them to force blocks).
     max_single_put_size: int | None = None
     max_block_size: int | None = None
@@ -350,14 +351,10 @@ class AzureAdapter(CloudAdapter):
 
     def explain(self, exc: BaseException) -> Explanation | None:
         text = error_text(exc)
-        container = "container '%s'" % self.container_name
         if "ContainerNotFound" in text:
-            return Explanation(
-                "the %s does not exist" % container,
-                "create it, or correct %s" % configured_as("azure_container", "AZURE_CONTAINER"))
+            return self.missing(configured_as("azure_container", "AZURE_CONTAINER"))
         if "AuthenticationFailed" in text or "AuthorizationFailure" in text or "403" in text:
-            return Explanation(
-                "access denied on %s" % container,
+            return self.denied(
                 "check the account key, SAS token or credential (%s), and that it may "
                 "list, read, write and delete blobs"
                 % configured_as("connection_string", "AZURE_CONNECTION_STRING",

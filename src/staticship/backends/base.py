@@ -142,8 +142,6 @@ class Adapter(ABC):
 
     #: Short name used in messages and reports ("s3", "gcs", ...).
     label: ClassVar[str] = "storage"
-    #: True when the listing proves content (no per-file request needed).
-    verifies_content: ClassVar[bool] = True
     #: True when ``read_versioned`` gives version tags and ``write_small``
     #: honours ``expect`` (the state record is then updated without losing
     #: another run's update).

@@ -12,13 +12,15 @@ from django.core.files.storage import Storage
 
 from ..sources import LocalFile
 from .base import Adapter, Prepared
-from .errors import Conflict, TransferError
+from .errors import Conflict, Explanation, TransferError
 
 
 class CloudAdapter(Adapter):
     conditional_writes = True
     #: How messages name the store's container ("S3 bucket", ...).
     where: ClassVar[str] = ""
+    #: What the store calls a container ("bucket", "container").
+    noun: ClassVar[str] = "bucket"
     #: The writer of the fast path, when the storage allows one.
     _fast: Any = None
 
@@ -39,6 +41,17 @@ class CloudAdapter(Adapter):
     @abstractmethod
     def container(self) -> str:
         """The bucket or container name."""
+
+    def named(self) -> str:
+        return "%s '%s'" % (self.noun, self.container)
+
+    def missing(self, fix: str, cause: str = "the %s does not exist") -> Explanation:
+        """The explanation of a container that does not exist."""
+        return Explanation(cause % self.named(), "create it, or correct %s" % fix)
+
+    def denied(self, fix: str) -> Explanation:
+        """The explanation of access denied on the container."""
+        return Explanation("access denied on %s" % self.named(), fix)
 
     def describe(self) -> str:
         return "%s '%s' under '%s'" % (self.where, self.container, self.prefix or "/")
@@ -84,9 +97,13 @@ class GzipCloudAdapter(CloudAdapter):
     """S3 and GCS: keys by the storage's ``_normalize_name``, and a body the
     storage may gzip (``write_parameters`` says)."""
 
+    def __init__(self, storage: Storage, *, workers: int = 32) -> None:
+        super().__init__(storage, workers=workers)
+        self.bucket_name: str = storage.bucket_name
+
     @property
     def container(self) -> str:
-        return str(self.storage.bucket_name)
+        return self.bucket_name
 
     def key(self, name: str) -> str:
         from storages.utils import clean_name

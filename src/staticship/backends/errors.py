@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import re
 from typing import Any
 
+from ..errors import StaticshipError
+
 #: HTTP statuses worth retrying: timeouts, throttling, server errors.
 TRANSIENT_STATUS = (408, 429, 500, 502, 503, 504)
 #: Texts of connection-level failures (no status at all) worth retrying.
@@ -16,7 +18,7 @@ TRANSIENT_TEXTS = ("timed out", "Connection reset", "Connection aborted", "error
                    "Service Unavailable", "503", "500 Internal")
 
 
-class TransferError(Exception):
+class TransferError(StaticshipError):
     """A transfer failed. ``transient`` errors may succeed when retried;
     ``key`` names the object, when there is one."""
 

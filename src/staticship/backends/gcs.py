@@ -66,13 +66,14 @@ def listing_token(md5_b64: str | None, crc32c_b64: str | None) -> str | None:
 
 
 class GCSAdapter(GzipCloudAdapter):
+    """GoogleCloudStorage and its subclasses (see the module's docstring)."""
+
     label = "gcs"
     serves = SERVES
     where = "GCS bucket"
 
     def __init__(self, storage: Storage, *, workers: int = 32) -> None:
         super().__init__(storage, workers=workers)
-        self.bucket_name: str = storage.bucket_name
         self._size_pool(storage.client, workers)
         _ = storage.bucket  # built now, not raced for by workers
         self.fast_writer(_ObstoreWriter.for_storage)
@@ -302,14 +303,11 @@ class GCSAdapter(GzipCloudAdapter):
 
     def explain(self, exc: BaseException) -> Explanation | None:
         text = error_text(exc)
-        bucket = "bucket '%s'" % self.bucket_name
         if "404" in text and ("bucket" in text.lower() or "Not Found" in text):
-            return Explanation(
-                "the %s does not exist or is not visible to these credentials" % bucket,
-                "create it, or correct %s" % configured_as("bucket_name", "GS_BUCKET_NAME"))
+            return self.missing(configured_as("bucket_name", "GS_BUCKET_NAME"),
+                                "the %s does not exist or is not visible to these credentials")
         if "403" in text or "Forbidden" in text or "AccessDenied" in text:
-            return Explanation(
-                "access denied on %s" % bucket,
+            return self.denied(
                 "give the credentials storage.objects.list, get and create on it (and "
                 "delete, to overwrite and for --prune and --clear)")
         if "401" in text or "Unauthorized" in text or "invalid_grant" in text:

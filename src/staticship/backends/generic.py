@@ -24,7 +24,6 @@ from .replace import Occupied, is_manifest, replace
 
 class GenericAdapter(Adapter):
     label = "generic"
-    verifies_content = False
 
     @classmethod
     def handles(cls, storage: Storage) -> bool:

@@ -80,13 +80,15 @@ def _error_code(exc: BaseException) -> str:
 
 
 class S3Adapter(GzipCloudAdapter):
+    """S3Storage and its subclasses: ETags as tokens, multipart ETags
+    predicted from the transfer manager's settings."""
+
     label = "s3"
     serves = SERVES
     where = "S3 bucket"
 
     def __init__(self, storage: Storage, *, workers: int = 32) -> None:
         super().__init__(storage, workers=workers)
-        self.bucket: str = storage.bucket_name
         transfer = storage.transfer_config
         self.threshold: int = transfer.multipart_threshold
         self.chunk_size: int = transfer.multipart_chunksize
@@ -133,7 +135,7 @@ class S3Adapter(GzipCloudAdapter):
         found: dict[str, RemoteState] = {}
         paginator = self.client.get_paginator("list_objects_v2")
         cut = len(self.prefix)
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
+        for page in paginator.paginate(Bucket=self.bucket_name, Prefix=self.prefix):
             self.requests["LIST"] += 1
             for entry in page.get("Contents", ()):
                 found[entry["Key"][cut:]] = RemoteState(
@@ -244,7 +246,7 @@ class S3Adapter(GzipCloudAdapter):
         self.requests["GET"] += 1
         params = self.record_read_parameters(name)
         try:
-            response = self.client.get_object(Bucket=self.bucket, Key=self.key(name), **params)
+            response = self.client.get_object(Bucket=self.bucket_name, Key=self.key(name), **params)
         except Exception as exc:  # noqa: BLE001
             if _error_code(exc) in ("NoSuchKey", "404"):
                 return None, MISSING
@@ -268,7 +270,7 @@ class S3Adapter(GzipCloudAdapter):
         self.requests["PUT"] += 1
         params = self.record_parameters(name, content_type)
         try:
-            self.client.put_object(Bucket=self.bucket, Key=self.key(name), Body=data, **params,
+            self.client.put_object(Bucket=self.bucket_name, Key=self.key(name), Body=data, **params,
                                    **_conditions(expect))
         except Exception as exc:  # noqa: BLE001
             code = _error_code(exc)
@@ -285,7 +287,7 @@ class S3Adapter(GzipCloudAdapter):
             batch = [{"Key": key} for key in chunk]
             self.requests["POST"] += 1
             response = self.client.delete_objects(
-                Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True}
+                Bucket=self.bucket_name, Delete={"Objects": batch, "Quiet": True}
             )
             errors = response.get("Errors") or []
             if errors:
@@ -301,11 +303,9 @@ class S3Adapter(GzipCloudAdapter):
 
     def explain(self, exc: BaseException) -> Explanation | None:
         text = error_text(exc)
-        bucket = "bucket '%s'" % self.bucket
+        bucket = self.named()
         if "NoSuchBucket" in text or "bucket does not exist" in text.lower():
-            return Explanation(
-                "the %s does not exist" % bucket,
-                "create it, or correct %s" % configured_as("bucket_name", "AWS_STORAGE_BUCKET_NAME"))
+            return self.missing(configured_as("bucket_name", "AWS_STORAGE_BUCKET_NAME"))
         if "AccessControlListNotSupported" in text or (
                 "NotImplemented" in text and "x-amz-acl" in text):
             return Explanation(
@@ -326,8 +326,7 @@ class S3Adapter(GzipCloudAdapter):
                 % (configured_as("access_key", "AWS_S3_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"),
                    configured_as("secret_key", "AWS_S3_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY")))
         if "AccessDenied" in text or "403" in text or "PermissionDenied" in text:
-            return Explanation(
-                "access denied on %s" % bucket,
+            return self.denied(
                 "give the credentials s3:ListBucket, s3:GetObject and s3:PutObject on it "
                 "(and s3:DeleteObject for --prune and --clear)")
         if refused(exc) or "Could not connect" in text or "EndpointConnectionError" in text \
