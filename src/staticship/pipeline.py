@@ -63,7 +63,8 @@ class Pipeline:
     now: Callable[[], float] = staticmethod(time.time)
 
     def __init__(
-        self, adapter: Adapter, options: Options, log: Log, events: Events | None = None
+        self, adapter: Adapter, options: Options, settings: conf.Settings, log: Log,
+        events: Events | None = None,
     ) -> None:
         self.adapter = adapter
         self.options = options
@@ -73,8 +74,8 @@ class Pipeline:
             events=events or Events(),
         )
         self.report.requests = adapter.requests  # one counter, always current
-        self.calls = Calls(adapter, log, int(conf.get("MAX_ATTEMPTS")))
-        self.records = Records(adapter, self.calls, log, self.report, conf.get("STATE_NAME"))
+        self.calls = Calls(adapter, log, settings.max_attempts)
+        self.records = Records(adapter, self.calls, log, self.report, settings.state_name)
         self.cleanup = Cleanup(adapter, self.calls, self.records, self.report, log, options,
                                now=lambda: self.now(), deleting=self.deleting)
         # Manifest runs: the post-processed storage's hashed_files and

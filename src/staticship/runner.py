@@ -119,11 +119,12 @@ def collect(command: Any) -> dict[str, list[str]]:
             "live deployment (a manifest storage's manifest and hashed files): drop "
             "--no-post-process, or drop --prune. Nothing was changed."
         )
-    options = run_options(command)
-    why = stock_reason(command, storage)
+    run = conf.Settings.read()
+    options = run_options(command, run)
+    why = stock_reason(command, storage, run)
     if why is not None:
         return fall_back(command, why)
-    report = run_pipeline(command, storage, options)
+    report = run_pipeline(command, storage, options, run)
     return {
         "modified": report.uploaded,
         "unmodified": report.names(Reason.UNCHANGED),
@@ -134,7 +135,7 @@ def collect(command: Any) -> dict[str, list[str]]:
     }
 
 
-def stock_reason(command: Any, storage: Storage) -> str | None:
+def stock_reason(command: Any, storage: Storage, run: conf.Settings) -> str | None:
     """Why Django's own collectstatic should run instead of staticship (said
     at -v 1), or None when staticship runs."""
     manifest = command.post_process and is_manifest_storage(storage)
@@ -145,7 +146,7 @@ def stock_reason(command: Any, storage: Storage) -> str | None:
                 "destination" % type(storage).__qualname__)
     if manifest and "manifest_storage" in configured_options():
         return "the manifest is kept in a separate manifest_storage"
-    if not conf.get("ADAPTER") and detect(storage).label == "generic":
+    if not run.adapter and detect(storage).label == "generic":
         # Nothing proves content on a storage staticship does not know, so
         # Django's own rule (modification times) decides, as before.
         return ("staticship has no adapter for %s (STATICSHIP_ADAPTER = "
@@ -154,18 +155,18 @@ def stock_reason(command: Any, storage: Storage) -> str | None:
     return None
 
 
-def run_options(command: Any) -> Options:
+def run_options(command: Any, run: conf.Settings) -> Options:
     return Options(
         dry_run=command.dry_run,
         clear=command.clear,
         ignore_patterns=list(command.ignore_patterns),
         prune=getattr(command, "prune", False),
-        keep=int(conf.get("PRUNE_KEEP")),
-        min_age=float(conf.get("PRUNE_MIN_AGE")),
+        keep=run.prune_keep,
+        min_age=run.prune_min_age,
     )
 
 
-def run_pipeline(command: Any, storage: Storage, options: Options) -> Report:
+def run_pipeline(command: Any, storage: Storage, options: Options, run: conf.Settings) -> Report:
     """The pipeline over ``storage``, its summary lines and ``--report``; a
     failed run still writes its report (what it planned and what it wrote)."""
     manifest = command.post_process and is_manifest_storage(storage)
@@ -173,8 +174,8 @@ def run_pipeline(command: Any, storage: Storage, options: Options) -> Report:
     front = progress.for_command(command.verbosity, command.stdout, command.stderr)
     pipeline: Pipeline | None = None
     try:
-        adapter = adapter_for(storage, conf.get("ADAPTER"), int(conf.get("WORKERS")))
-        pipeline = Pipeline(adapter, options, command.log, events=Fanout(front, completed))
+        adapter = adapter_for(storage, run.adapter, run.workers, run.fast_transfer)
+        pipeline = Pipeline(adapter, options, run, command.log, events=Fanout(front, completed))
         try:
             if manifest:
                 report = post_processing(command, lambda: pipeline.run_manifest(

@@ -76,8 +76,8 @@ class AzureAdapter(CloudAdapter):
     #: Blobs per List Blobs page (the service's maximum; tests lower it).
     list_page_size = 5000
 
-    def __init__(self, storage: Storage, *, workers: int = 32) -> None:
-        super().__init__(storage, workers=workers)
+    def __init__(self, storage: Storage, *, workers: int, fast_transfer: bool = True) -> None:
+        super().__init__(storage, workers=workers, fast_transfer=fast_transfer)
         self.container_name: str = storage.azure_container
         self._client: Any = None
         self._lock = threading.Lock()

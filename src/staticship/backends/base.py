@@ -150,7 +150,7 @@ class Adapter(ABC):
     #: included ("" for adapters whose ``handles`` decides otherwise).
     serves: ClassVar[str] = ""
 
-    def __init__(self, storage: Storage, *, workers: int = 32) -> None:
+    def __init__(self, storage: Storage, *, workers: int) -> None:
         self.storage = storage
         self.workers = workers
         #: Requests made, by kind (LIST, GET, PUT, ...), for the report.

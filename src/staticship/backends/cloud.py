@@ -24,17 +24,16 @@ class CloudAdapter(Adapter):
     #: The writer of the fast path, when the storage allows one.
     _fast: Any = None
 
-    def __init__(self, storage: Storage, *, workers: int = 32) -> None:
+    def __init__(self, storage: Storage, *, workers: int, fast_transfer: bool = True) -> None:
         super().__init__(storage, workers=workers)
+        self.fast_transfer = fast_transfer  # STATICSHIP_FAST_TRANSFER
         # The key of a one-letter name, less the letter: the location.
         self.prefix: str = self.key("x")[:-1]
 
     def fast_writer(self, make: Any) -> None:
         """Use the writer ``make(storage, workers, serves)`` builds, if the
         fast path is on (STATICSHIP_FAST_TRANSFER) and it builds one."""
-        from .. import conf
-
-        if conf.get("FAST_TRANSFER"):
+        if self.fast_transfer:
             self._fast = make(self.storage, self.workers, self.serves)
 
     @property
@@ -97,8 +96,8 @@ class GzipCloudAdapter(CloudAdapter):
     """S3 and GCS: keys by the storage's ``_normalize_name``, and a body the
     storage may gzip (``write_parameters`` says)."""
 
-    def __init__(self, storage: Storage, *, workers: int = 32) -> None:
-        super().__init__(storage, workers=workers)
+    def __init__(self, storage: Storage, *, workers: int, fast_transfer: bool = True) -> None:
+        super().__init__(storage, workers=workers, fast_transfer=fast_transfer)
         self.bucket_name: str = storage.bucket_name
 
     @property

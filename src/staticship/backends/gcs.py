@@ -72,8 +72,8 @@ class GCSAdapter(GzipCloudAdapter):
     serves = SERVES
     where = "GCS bucket"
 
-    def __init__(self, storage: Storage, *, workers: int = 32) -> None:
-        super().__init__(storage, workers=workers)
+    def __init__(self, storage: Storage, *, workers: int, fast_transfer: bool = True) -> None:
+        super().__init__(storage, workers=workers, fast_transfer=fast_transfer)
         self._size_pool(storage.client, workers)
         _ = storage.bucket  # built now, not raced for by workers
         self.fast_writer(_ObstoreWriter.for_storage)

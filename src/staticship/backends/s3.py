@@ -87,8 +87,8 @@ class S3Adapter(GzipCloudAdapter):
     serves = SERVES
     where = "S3 bucket"
 
-    def __init__(self, storage: Storage, *, workers: int = 32) -> None:
-        super().__init__(storage, workers=workers)
+    def __init__(self, storage: Storage, *, workers: int, fast_transfer: bool = True) -> None:
+        super().__init__(storage, workers=workers, fast_transfer=fast_transfer)
         transfer = storage.transfer_config
         self.threshold: int = transfer.multipart_threshold
         self.chunk_size: int = transfer.multipart_chunksize
