@@ -27,7 +27,7 @@ from django.core.management.base import CommandError
 from staticship.backends.base import Adapter, TransferError
 
 from .conftest import Tree, collectstatic, make_files
-from .test_manifest import TunedLocal, local_output, write_site
+from .helpers import TunedLocal, local_output, write_site
 
 MIB = 1024 * 1024
 GCS_WRITES = ("Upload", "ResumableStart", "UploadPart", "Commit", "Compose", "Copy", "Delete",

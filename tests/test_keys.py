@@ -12,7 +12,7 @@ from django.contrib.staticfiles.storage import StaticFilesStorage
 from django.core.management.base import CommandError
 
 from .conftest import AzureTarget, GCSTarget, S3Target, Tree, collectstatic
-from .test_manifest import TunedS3, s3_settings, write_site
+from .helpers import TunedS3, s3_settings, write_site
 
 
 def site(tree: Tree, count: int = 2) -> None:

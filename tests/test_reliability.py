@@ -20,7 +20,7 @@ import pytest
 from django.core.management.base import CommandError
 
 from .conftest import S3Target, Tree, collectstatic, make_files, on_both_s3_servers
-from .test_manifest import TunedS3, bucket_output, s3_settings, write_site
+from .helpers import TunedS3, bucket_output, s3_settings, write_site
 
 ROOT = Path(__file__).resolve().parent.parent
 WRITES = ("PutObject", "UploadPart", "CreateMultipartUpload", "CompleteMultipartUpload",

@@ -1,4 +1,4 @@
-"""Step 4: apply the plan. Concurrent transfers, bounded retries with
+"""Step 6: apply the plan. Concurrent transfers, bounded retries with
 exponential backoff and jitter, fail fast on a permanent error, and the
 ``last`` group (a manifest) only after everything else succeeded."""
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Info, Tags, Warning, register
-from django.core.files.storage import InMemoryStorage, Storage
+from django.core.files.storage import Storage
 
 from . import conf
 
@@ -270,15 +270,14 @@ def _configured_storage() -> Storage | None:
     """The staticfiles storage, built without network access (a manifest
     storage would otherwise read its remote manifest); None if it cannot be
     built (Django's own checks and collectstatic report that)."""
-    from .runner import configured_class, configured_options, is_manifest_storage_class
+    from .runner import configured_class, configured_options, without_remote_manifest
 
     cls = configured_class()
     if cls is None:
         return None
     options = configured_options()
-    if is_manifest_storage_class(cls) and "manifest_storage" not in options:
-        options["manifest_storage"] = InMemoryStorage()
     try:
-        return cls(**options)
+        storage = without_remote_manifest(cls, options)
+        return storage if storage is not None else cls(**options)
     except Exception:
         return None

@@ -1,4 +1,4 @@
-"""The last step of ``--clear`` and ``--prune``: delete what the kept
+"""Step 8, ``--clear`` and ``--prune``: delete what the kept
 deployments do not use, after the new one is fully published (so the site is
 never left without files). ``prune`` holds the proof; this module the I/O."""
 

@@ -1,5 +1,5 @@
-"""Manifest storages (``ManifestFilesMixin``): post-process locally, publish
-the difference, the manifest last.
+"""Step 2, manifest storages (``ManifestFilesMixin``) only: post-process
+locally, then publish the difference, the manifest last.
 
 Django's own post-processing runs unchanged (the user's class, with its
 patterns, passes, hashing and URL overrides), but on an instance whose file

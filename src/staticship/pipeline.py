@@ -1,7 +1,12 @@
-"""The pipeline: find, (post-process), list, fingerprint, plan, apply, report.
+"""The pipeline: the steps of a run, in order, each in a module of its own.
 
-Each step is a small function of its own module; this one only sequences
-them, so that the order of a run can be read top to bottom in ``run``.
+1. find the local files (``sources``); 2. post-process them locally, for
+manifest storages (``manifest``); 3. list the remote side once (the
+adapter's ``inventory``, through ``calls``); 4. fingerprint (``prepare``);
+5. plan (``plan``); 6. apply (``apply``); 7. record the deployment
+(``records``); 8. delete what ``--clear``/``--prune`` may (``cleanup``);
+9. report (``report``). This module only sequences them: ``run`` and
+``run_manifest`` read top to bottom.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Step 2: fingerprint the local files against the listing (``Adapter.prepare``
+"""Step 4: fingerprint the local files against the listing (``Adapter.prepare``
 on a small pool), and hash ahead on side threads while the listing waits."""
 
 from __future__ import annotations

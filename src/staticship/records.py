@@ -1,4 +1,4 @@
-"""Our records beside the files, for one run: the state record (read at
+"""Step 7: our records beside the files, for one run: the state record (read at
 most once, written conditionally and merged on a race) and the deployment
 history of manifest storages. ``state`` holds their format; this module
 holds their I/O, so that the pipeline only sequences."""

@@ -1,4 +1,4 @@
-"""Step 5: what happened, for the summary lines and ``--report``."""
+"""Step 9: what happened, for the summary lines and ``--report``."""
 
 from __future__ import annotations
 

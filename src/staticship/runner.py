@@ -53,15 +53,22 @@ def destination(command: Any) -> Storage:
     cls = configured_class()
     lazy = command.storage
     built = not isinstance(lazy, LazyObject) or lazy._wrapped is not empty
-    options = configured_options()
-    if (
-        not built
-        and cls is not None
-        and is_manifest_storage_class(cls)
-        and "manifest_storage" not in options
-    ):
-        return cls(**options, manifest_storage=InMemoryStorage())
+    if not built and cls is not None:
+        storage = without_remote_manifest(cls, configured_options())
+        if storage is not None:
+            return storage
     return unwrap(lazy)
+
+
+def without_remote_manifest(cls: type, options: dict[str, Any]) -> Storage | None:
+    """A manifest storage of class ``cls`` built with an in-memory
+    ``manifest_storage``, so that it does not read its remote manifest on
+    creation; None when ``cls`` is no manifest storage or the options give
+    a ``manifest_storage`` of their own."""
+    if not is_manifest_storage_class(cls) or "manifest_storage" in options:
+        return None
+    storage: Storage = cls(**options, manifest_storage=InMemoryStorage())
+    return storage
 
 
 def post_processing(command: Any, run: Callable[[], Report]) -> Report:
