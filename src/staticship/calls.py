@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from .apply import Retry, retrying
+from .apply import ApplyError, Retry, retrying
 from .backends.base import Adapter
 from .errors import RunFailed
 
@@ -32,6 +32,13 @@ class Calls:
             return self.retrying(call)
         except Exception as exc:  # noqa: BLE001 - reported as one clear line
             raise self.failure(what, exc) from exc
+
+    def upload_failure(self, exc: ApplyError) -> RunFailed:
+        """Failed uploads in one line, with the fix where it is known."""
+        known = self.adapter.explain(exc.failures[0][1])
+        if known is None:
+            return RunFailed(str(exc))
+        return RunFailed("%s Fix: %s." % (exc.summary(known.cause), known.fix))
 
     def failure(self, what: str, exc: BaseException) -> RunFailed:
         """One line naming what failed, the cause and, where known, the fix

@@ -249,17 +249,11 @@ class Pipeline:
         try:
             results = transfers.run(first, final)
         except ApplyError as exc:
-            raise self.upload_failure(exc) from exc.failures[0][1]
+            raise self.calls.upload_failure(exc) from exc.failures[0][1]
         finally:
             events.upload_finished()
         ordered = first + final
         return {ordered[i].file.name: token for i, token in results.items()}  # type: ignore[misc]
-
-    def upload_failure(self, exc: ApplyError) -> RunFailed:
-        known = self.adapter.explain(exc.failures[0][1])
-        if known is None:
-            return RunFailed(str(exc))
-        return RunFailed("%s Fix: %s." % (exc.summary(known.cause), known.fix))
 
     def deleting(self) -> None:
         self.phase = Phase.DELETING

@@ -25,8 +25,8 @@ from django.core.files.storage import Storage
 from .. import fingerprint as fp
 from ..plan import RemoteState
 from ..sources import LocalFile
-from .base import MISSING, Prepared, batches, overrides, prepare_body, timestamp
-from .cloud import CloudAdapter
+from .base import MISSING, Prepared, overrides, prepare_body
+from .cloud import CloudAdapter, batches, timestamp
 from .errors import (
     Explanation, TransferError, batch_failure, classify, configured_as, error_text,
     one_line, refused,

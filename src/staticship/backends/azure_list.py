@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import quote, unquote, urlencode
 from xml.etree import ElementTree
 
-from .base import timestamp
+from .cloud import timestamp
 
 Listed = tuple[str, "str | None", int, "float | None"]
 

@@ -17,10 +17,9 @@ import shutil
 import tempfile
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from importlib import import_module
 from typing import Any, BinaryIO, ClassVar, TypeVar
 
@@ -374,30 +373,3 @@ def overrides(storage: Storage, path: str, attribute: str) -> bool:
     """True when the storage's class replaces ``attribute`` of the class at
     ``path`` (a subclass that writes, or connects, its own way)."""
     return getattr(type(storage), attribute, None) is not getattr(storage_class(path), attribute, None)
-
-
-def batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
-    """``items`` in slices of at most ``size`` (a store's batch limit)."""
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def timestamp(value: Any) -> float | None:
-    """Seconds since the epoch of a listing's last-modified time (a
-    ``datetime`` or an HTTP date), None when it has none."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        from email.utils import parsedate_to_datetime
-
-        try:
-            value = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-    if isinstance(value, datetime) and value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)  # stores give UTC
-    if isinstance(value, datetime):
-        return value.timestamp()
-    if isinstance(value, (int, float)):
-        return float(value)
-    return None

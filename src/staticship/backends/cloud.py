@@ -1,18 +1,23 @@
 """What the S3, GCS and Azure adapters share: the upload wrapper that turns
 a client's error into a ``TransferError``, the fast writer (see ``fast``),
-the location prefix and the description of where files go."""
+the location prefix and the description of where files go; batches and
+listing times."""
 
 from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Callable
-from typing import Any, ClassVar
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timezone
+from typing import Any, ClassVar, TypeVar
 
 from django.core.files.storage import Storage
 
 from ..sources import LocalFile
 from .base import Adapter, Prepared
 from .errors import Conflict, Explanation, TransferError
+
+T = TypeVar("T")
 
 
 class CloudAdapter(Adapter):
@@ -120,3 +125,30 @@ class GzipCloudAdapter(CloudAdapter):
         if not getattr(self.storage, "gzip", False):
             return bool(file.path)
         return bool(file.path) and not self.write_parameters(file.name)[1]
+
+
+def batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    """``items`` in slices of at most ``size`` (a store's batch limit)."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def timestamp(value: Any) -> float | None:
+    """Seconds since the epoch of a listing's last-modified time (a
+    ``datetime`` or an HTTP date), None when it has none."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        from email.utils import parsedate_to_datetime
+
+        try:
+            value = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+    if isinstance(value, datetime) and value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)  # stores give UTC
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, (int, float)):
+        return float(value)
+    return None

@@ -32,8 +32,8 @@ from django.core.files.storage import Storage
 from .. import fingerprint as fp
 from ..plan import RemoteState
 from ..sources import LocalFile
-from .base import MISSING, Prepared, batches, overrides, prepare_body, timestamp
-from .cloud import GzipCloudAdapter
+from .base import MISSING, Prepared, overrides, prepare_body
+from .cloud import GzipCloudAdapter, batches, timestamp
 from .errors import (
     Explanation, TransferError, batch_failure, classify, configured_as, error_text,
     first_line, refused,

@@ -20,8 +20,8 @@ from django.core.files.storage import Storage
 from .. import fingerprint as fp
 from ..plan import RemoteState
 from ..sources import LocalFile
-from .base import MISSING, Prepared, batches, prepare_body, timestamp
-from .cloud import GzipCloudAdapter
+from .base import MISSING, Prepared, prepare_body
+from .cloud import GzipCloudAdapter, batches, timestamp
 from .errors import (
     Conflict, Explanation, TransferError, classify, configured_as, error_text, first_line, refused,
 )
