@@ -104,7 +104,7 @@ def test_deletable_spares_unlisted_keys_and_keys_of_kept_names() -> None:
                 raise SuspiciousOperation(name)
             return "loc/" + name.rstrip(".")
 
-    adapter = Stripping(InMemoryStorage())
+    adapter = Stripping(InMemoryStorage(), workers=4)
     stale = {
         "weird": RemoteState("t", 1, key="loc/weird"),
         "a//b": RemoteState("t", 1, key="loc/a//b"),
