@@ -13,7 +13,7 @@ export AWS_EC2_METADATA_DISABLED := true
 export NO_GCE_CHECK := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: test test-old django-suite venv demo bench bench-quick clean
+.PHONY: test test-old lint django-suite venv demo bench bench-quick clean
 
 $(VENV_OLD)/.installed: pyproject.toml requirements/test.txt
 	@echo "== Creating $(VENV_OLD) ($(notdir $(PY_OLD)), Django 5.2) and installing staticship with its test tools: about a minute, once"
@@ -41,6 +41,7 @@ venv: $(VENV_OLD)/.installed $(VENV_NEW)/.installed node_modules/.installed
 # on the oldest and the newest Django, and stops them.
 DJANGO_SUITE ?= 1
 test: venv
+	@$(MAKE) --no-print-directory lint
 	@if [ "$(DJANGO_SUITE)" = 1 ]; then $(MAKE) --no-print-directory django-suite; fi
 	$(VENV_OLD)/bin/python -m testbed run --all -- bash -c '\
 	  set -e; \
@@ -48,7 +49,14 @@ test: venv
 	  echo "== Django 6.1"; $(VENV_NEW)/bin/python -m pytest $(PYTEST_ARGS)'
 
 test-old: $(VENV_OLD)/.installed node_modules/.installed
+	@$(MAKE) --no-print-directory lint
 	$(VENV_OLD)/bin/python -m testbed run --all -- $(VENV_OLD)/bin/python -m pytest $(PYTEST_ARGS)
+
+# ruff (pyflakes, pycodestyle, bugbear) over the repository and mypy --strict
+# over src/staticship, both configured in pyproject.toml; a finding fails.
+lint: $(VENV_OLD)/.installed
+	$(VENV_OLD)/bin/python -m ruff check .
+	$(VENV_OLD)/bin/python -m mypy
 
 # Django's own tests/staticfiles_tests, with "staticship" first in its
 # INSTALLED_APPS, on both Djangos (scripts/django_suite.py: the source

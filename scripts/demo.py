@@ -238,7 +238,7 @@ def table(rows: list[Row], files: int, server: Any, args: argparse.Namespace) ->
     align = ["<", "<", "<", ">", ">", ">"]
     for cells in [header] + body:
         lines.append("  ".join("%*s" % (-w if a == "<" else w, c)
-                               for c, w, a in zip(cells, widths, align)).rstrip())
+                               for c, w, a in zip(cells, widths, align, strict=False)).rstrip())
     lines.append("")
     lines.append("seconds: wall clock of manage.py collectstatic; requests and uploads "
                  "(objects written): counted by the emulator.")

@@ -67,7 +67,7 @@ def test_batches_slice_to_the_limit() -> None:
 def test_first_line_and_default_classification() -> None:
     exc = RuntimeError("\n  Generic S3 error: status 503\n  debug: {...}\n")
     assert first_line(exc) == "Generic S3 error: status 503"
-    adapter = GenericAdapter(InMemoryStorage())
+    adapter = GenericAdapter(InMemoryStorage(), workers=4)
     classified = adapter._classify(exc, "a.css")
     assert isinstance(classified, TransferError)
     assert str(classified) == "Generic S3 error: status 503 (a.css)"

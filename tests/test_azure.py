@@ -27,7 +27,7 @@ from staticship.backends.azure import AzureAdapter
 from staticship.storages import AzureManifestStorage
 
 from .conftest import AzureTarget, Tree, collectstatic, make_files
-from .test_manifest import Tuned
+from .helpers import Tuned
 
 MIB = 1024 * 1024
 WRITES = ("Upload", "PutBlock", "PutBlockList", "Copy", "Delete", "Batch")

@@ -28,7 +28,7 @@ from django.core.management.base import CommandError
 from staticship.backends.base import Adapter, TransferError
 
 from .conftest import Tree, collectstatic, make_files
-from .test_manifest import TunedLocal, local_output, write_site
+from .helpers import TunedLocal, local_output, write_site
 
 MIB = 1024 * 1024
 GCS_WRITES = ("Upload", "ResumableStart", "UploadPart", "Commit", "Compose", "Copy", "Delete",
@@ -56,14 +56,13 @@ class Store:
         """Send files above 4 MiB through the backend's client, in pieces
         (GCS: resumable session with 1 MiB chunks, given ``chunked``; Azure:
         4 MiB blocks), so that a 9 MiB file exercises that path."""
-        if self.kind == "gcs":
-            from staticship.backends import gcs as gcs_backend
+        from staticship.backends import fast
 
-            self.monkeypatch.setattr(gcs_backend, "FAST_MAX_SIZE", 4 * MIB)
+        self.monkeypatch.setattr(fast, "FAST_MAX_SIZE", 4 * MIB)  # the obstore writers' limit
+        if self.kind == "gcs":
             return
         from staticship.backends import azure as azure_backend
 
-        self.monkeypatch.setattr(azure_backend, "FAST_MAX_SIZE", 4 * MIB)
         self.monkeypatch.setattr(azure_backend.AzureAdapter, "max_single_put_size", 4 * MIB)
         self.monkeypatch.setattr(azure_backend.AzureAdapter, "max_block_size", 4 * MIB)
 

@@ -20,7 +20,7 @@ from staticship.backends.base import MISSING, Adapter, Conflict
 from staticship.pipeline import RECORD_ATTEMPTS, Pipeline
 
 from .conftest import Tree, collectstatic
-from .test_manifest import write_site
+from .helpers import write_site
 
 STATE = ".staticship/state.json"
 MANIFEST_CLASSES = {"s3": "tests.test_manifest.TunedS3", "gcs": "tests.test_gcs.TunedGCS",

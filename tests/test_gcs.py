@@ -24,7 +24,7 @@ from staticship.backends.base import TransferError
 from staticship.storages import GoogleCloudManifestStorage
 
 from .conftest import GCSTarget, Tree, collectstatic, make_files
-from .test_manifest import Tuned
+from .helpers import Tuned
 
 MIB = 1024 * 1024
 WRITES = ("Upload", "ResumableStart", "UploadPart", "Commit", "Compose", "Copy", "Delete",

@@ -12,7 +12,7 @@ from django.contrib.staticfiles.storage import StaticFilesStorage
 from django.core.management.base import CommandError
 
 from .conftest import AzureTarget, GCSTarget, S3Target, Tree, collectstatic
-from .test_manifest import TunedS3, s3_settings, write_site
+from .helpers import TunedS3, s3_settings, write_site
 
 
 def site(tree: Tree, count: int = 2) -> None:
@@ -111,7 +111,7 @@ def test_deletable_spares_unlisted_keys_and_keys_of_kept_names() -> None:
                 raise SuspiciousOperation(name)
             return "loc/" + name.rstrip(".")
 
-    adapter = Stripping(InMemoryStorage())
+    adapter = Stripping(InMemoryStorage(), workers=4)
     stale = {
         "weird": RemoteState("t", 1, key="loc/weird"),
         "a//b": RemoteState("t", 1, key="loc/a//b"),

@@ -63,7 +63,7 @@ def test_bar_fits_narrow_terminals_and_redraws_sparingly() -> None:
     out, clock = io.StringIO(), Clock()
     bar = progress.TerminalProgress(out, width=lambda: 30, clock=clock)
     bar.upload_started(1000, 0)
-    for i in range(999):  # no time passes: no redraw until the last file
+    for _ in range(999):  # no time passes: no redraw until the last file
         bar.file_uploaded("f", 0)
     assert out.getvalue().count(progress.CLEAR) == 1
     bar.file_uploaded("f", 0)

@@ -129,7 +129,7 @@ def test_s3_records_are_read_with_the_storage_sse_c_key(s3: S3Target) -> None:
     key = b"k" * 32
     storage = S3Storage(**s3.storage_options(object_parameters={
         "SSECustomerAlgorithm": "AES256", "SSECustomerKey": key, "CacheControl": "max-age=60"}))
-    adapter = S3Adapter(storage)
+    adapter = S3Adapter(storage, workers=4)
     sent: list[tuple[str, dict[str, Any]]] = []
 
     def observe(params: dict[str, Any], model: Any, **_: Any) -> None:

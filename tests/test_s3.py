@@ -438,8 +438,8 @@ def test_only_files_sent_as_they_are_are_hashed_ahead() -> None:
     def file(name: str, path: str = "/src/") -> LocalFile:
         return LocalFile(name, InMemoryStorage(), name, path + name if path else "")
 
-    plain = S3Adapter(S3Storage(bucket_name="b", access_key="k", secret_key="s"))
-    gzipping = S3Adapter(S3Storage(bucket_name="b", access_key="k", secret_key="s", gzip=True))
+    plain = S3Adapter(S3Storage(bucket_name="b", access_key="k", secret_key="s"), workers=4)
+    gzipping = S3Adapter(S3Storage(bucket_name="b", access_key="k", secret_key="s", gzip=True), workers=4)
     assert plain.hashes_source(file("app.css")) and plain.hashes_source(file("logo.png"))
     assert not gzipping.hashes_source(file("app.css"))
     assert gzipping.hashes_source(file("logo.png"))

@@ -1,4 +1,4 @@
-"""Step 4: apply the plan. Concurrent transfers, bounded retries with
+"""Step 6: apply the plan. Concurrent transfers, bounded retries with
 exponential backoff and jitter, fail fast on a permanent error, and the
 ``last`` group (a manifest) only after everything else succeeded."""
 
@@ -12,10 +12,13 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from .errors import StaticshipError
+
 T = TypeVar("T")
+R = TypeVar("R")
 
 
-class ApplyError(Exception):
+class ApplyError(StaticshipError):
     """Some transfers failed; ``failures`` holds (item label, exception)."""
 
     def __init__(self, failures: list[tuple[str, BaseException]], done: int, total: int) -> None:
@@ -48,6 +51,26 @@ class Retry:
     def delay(self, attempt: int) -> float:
         """Full jitter: uniform in [0, min(max_delay, base * 2**attempt)]."""
         return random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
+
+
+def retrying(
+    call: Callable[[], R],
+    is_transient: Callable[[BaseException], bool],
+    retry: Retry,
+    on_retry: Callable[[BaseException, int], None] = lambda exc, attempt: None,
+) -> R:
+    """``call()``, tried again after a backoff while it fails transiently,
+    at most ``retry.max_attempts`` times in all."""
+    attempt = 0
+    while True:
+        try:
+            return call()
+        except Exception as exc:
+            attempt += 1
+            if attempt >= retry.max_attempts or not is_transient(exc):
+                raise
+            on_retry(exc, attempt)
+            time.sleep(retry.delay(attempt))
 
 
 class Limiter:
@@ -110,25 +133,28 @@ class Transfers(Generic[T]):
         self.limiter = Limiter(self.workers)
 
     def _one(self, item: T) -> object:
-        attempt = 0
-        while True:
+        def attempt() -> object:
             if self._stop.is_set():
                 raise _Stopped()
             self.limiter.acquire()
             try:
                 result = self.work(item)
-            except Exception as exc:
+            except Exception:
                 self.limiter.release(ok=False)
-                attempt += 1
-                if attempt >= self.retry.max_attempts or not self.is_transient(exc):
-                    raise
-                self.limiter.back_off()
-                self.on_retry(item, exc, attempt)
-                time.sleep(self.retry.delay(attempt))
-                continue
+                raise
             self.limiter.release(ok=True)
-            self.on_done(item, result)
             return result
+
+        def again(exc: BaseException, attempt: int) -> None:
+            self.limiter.back_off()
+            self.on_retry(item, exc, attempt)
+
+        def transient(exc: BaseException) -> bool:
+            return not isinstance(exc, _Stopped) and self.is_transient(exc)
+
+        result = retrying(attempt, transient, self.retry, again)
+        self.on_done(item, result)
+        return result
 
     def run(self, items: Sequence[T], last: Sequence[T] = ()) -> dict[int, object]:
         """Transfer ``items`` concurrently, then ``last`` (only if all of

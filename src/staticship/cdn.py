@@ -22,7 +22,6 @@ from urllib.parse import urlsplit
 
 from django.core.files.storage import Storage
 
-from . import conf
 from .plan import Reason
 from .report import Report
 
@@ -87,13 +86,12 @@ def aws_session(storage: Storage) -> Any:
     from .backends.base import derives_from
 
     if derives_from(storage, "storages.backends.s3.S3Storage"):
-        return storage._create_session()  # type: ignore[attr-defined]
+        return storage._create_session()
     return boto3.Session()
 
 
-def configured(storage: Storage) -> CDN | None:
-    """The CDN the settings name, or None."""
-    distribution = conf.get("CLOUDFRONT_DISTRIBUTION")
+def configured(storage: Storage, distribution: str | None) -> CDN | None:
+    """The CDN the settings name (STATICSHIP_CLOUDFRONT_DISTRIBUTION), or None."""
     if distribution:
         return CloudFront(str(distribution), lambda: aws_session(storage))
     return None
@@ -114,8 +112,8 @@ def plain_url(storage: Storage, name: str) -> str:
     from django.contrib.staticfiles.storage import HashedFilesMixin
 
     if isinstance(storage, HashedFilesMixin):
-        return super(HashedFilesMixin, storage).url(name)  # type: ignore[misc, no-any-return]
-    return storage.url(name)
+        return str(super(HashedFilesMixin, storage).url(name))
+    return str(storage.url(name))
 
 
 def url_path(storage: Storage, name: str) -> str:
@@ -161,12 +159,12 @@ class Invalidation:
 
 
 def invalidate(
-    storage: Storage, report: Report, hashed: Iterable[str], log: Any
+    storage: Storage, report: Report, hashed: Iterable[str], log: Any, distribution: str | None
 ) -> Invalidation | None:
     """Invalidate what the run changed (see ``unhashed_changes``); None
     when no CDN is configured or nothing needs it. A failure is recorded
     (status ``failed``), not raised: the caller reports it."""
-    cdn = configured(storage)
+    cdn = configured(storage, distribution)
     if cdn is None:
         return None
     names = unhashed_changes(report, hashed)

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Info, Tags, Warning, register
-from django.core.files.storage import InMemoryStorage, Storage
+from django.core.files.storage import Storage
 
 from . import conf
 
@@ -113,6 +113,23 @@ def check_setting_types(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
                     id="staticship.E002",
                 )
             )
+    return messages + _path_and_age_errors() + _optional_string_errors() + _adapter_errors()
+
+
+def _optional_string_errors() -> list[CheckMessage]:
+    return [
+        Error(
+            "STATICSHIP_%s must be None or a non-empty string, not %r." % (name, value),
+            hint="The default is None (off).",
+            id="staticship.E009",
+        )
+        for name in OPTIONAL_STRINGS
+        if (value := conf.get(name)) is not None and (not isinstance(value, str) or not value.strip())
+    ]
+
+
+def _path_and_age_errors() -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
     min_age = conf.get("PRUNE_MIN_AGE")
     if isinstance(min_age, bool) or not isinstance(min_age, (int, float)) or not min_age >= 0:
         messages.append(
@@ -132,27 +149,21 @@ def check_setting_types(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
                 id="staticship.E004",
             )
         )
-    for name in OPTIONAL_STRINGS:
-        value = conf.get(name)
-        if value is not None and (not isinstance(value, str) or not value.strip()):
-            messages.append(
-                Error(
-                    "STATICSHIP_%s must be None or a non-empty string, not %r." % (name, value),
-                    hint="The default is None (off).",
-                    id="staticship.E009",
-                )
-            )
-    adapter_class, problem = _explicit_adapter()
-    if problem:
-        messages.append(
-            Error(
-                problem,
-                hint="Give the dotted path of a staticship.backends.base.Adapter subclass, "
-                "or remove STATICSHIP_ADAPTER to let staticship detect it.",
-                id="staticship.E003",
-            )
-        )
     return messages
+
+
+def _adapter_errors() -> list[CheckMessage]:
+    _adapter_class, problem = _explicit_adapter()
+    if not problem:
+        return []
+    return [
+        Error(
+            problem,
+            hint="Give the dotted path of a staticship.backends.base.Adapter subclass, "
+            "or remove STATICSHIP_ADAPTER to let staticship detect it.",
+            id="staticship.E003",
+        )
+    ]
 
 
 @register(Tags.staticfiles)
@@ -298,15 +309,14 @@ def _configured_storage() -> Storage | None:
     """The staticfiles storage, built without network access (a manifest
     storage would otherwise read its remote manifest); None if it cannot be
     built (Django's own checks and collectstatic report that)."""
-    from .runner import configured_class, configured_options, is_manifest_storage_class
+    from .runner import configured_class, configured_options, without_remote_manifest
 
     cls = configured_class()
     if cls is None:
         return None
     options = configured_options()
-    if is_manifest_storage_class(cls) and "manifest_storage" not in options:
-        options["manifest_storage"] = InMemoryStorage()
     try:
-        return cls(**options)  # type: ignore[no-any-return]
+        storage = without_remote_manifest(cls, options)
+        return storage if storage is not None else cls(**options)
     except Exception:
         return None

@@ -7,6 +7,7 @@ not set (a system check names the new one).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -59,6 +60,36 @@ def get(name: str) -> Any:
         if hasattr(settings, old):
             return getattr(settings, old)
     return DEFAULTS[name]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The settings a run reads, read once when it starts (``Settings.read``)
+    and passed down, so that nothing below the runner reads ``settings``."""
+
+    adapter: str | None
+    workers: int
+    fast_transfer: bool
+    state_name: str
+    max_attempts: int
+    prune_keep: int
+    prune_min_age: float
+    hashed_cache_control: str | None
+    cloudfront_distribution: str | None
+
+    @classmethod
+    def read(cls) -> Settings:
+        return cls(
+            adapter=get("ADAPTER") or None,
+            workers=int(get("WORKERS")),
+            fast_transfer=bool(get("FAST_TRANSFER")),
+            state_name=get("STATE_NAME"),
+            max_attempts=int(get("MAX_ATTEMPTS")),
+            prune_keep=int(get("PRUNE_KEEP")),
+            prune_min_age=float(get("PRUNE_MIN_AGE")),
+            hashed_cache_control=get("HASHED_CACHE_CONTROL") or None,
+            cloudfront_distribution=get("CLOUDFRONT_DISTRIBUTION") or None,
+        )
 
 
 def legacy_in_use() -> list[tuple[str, str]]:

@@ -4,6 +4,7 @@ a terminal, one line per phase in a CI log, nothing at ``-v 0``)."""
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 
 class Events:
@@ -36,29 +37,27 @@ class Fanout(Events):
     def __init__(self, *targets: Events) -> None:
         self.targets = targets
 
-    def phase_started(self, name: str) -> None:
+    def _each(self, callback: str, *args: Any) -> None:
         for target in self.targets:
-            target.phase_started(name)
+            getattr(target, callback)(*args)
+
+    def phase_started(self, name: str) -> None:
+        self._each("phase_started", name)
 
     def phase_finished(self, name: str, seconds: float) -> None:
-        for target in self.targets:
-            target.phase_finished(name, seconds)
+        self._each("phase_finished", name, seconds)
 
     def phase_failed(self, name: str, seconds: float) -> None:
-        for target in self.targets:
-            target.phase_failed(name, seconds)
+        self._each("phase_failed", name, seconds)
 
     def upload_started(self, files: int, total_bytes: int) -> None:
-        for target in self.targets:
-            target.upload_started(files, total_bytes)
+        self._each("upload_started", files, total_bytes)
 
     def file_uploaded(self, name: str, size: int) -> None:
-        for target in self.targets:
-            target.file_uploaded(name, size)
+        self._each("file_uploaded", name, size)
 
     def upload_finished(self) -> None:
-        for target in self.targets:
-            target.upload_finished()
+        self._each("upload_finished")
 
 
 class Completed(Events):

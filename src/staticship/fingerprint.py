@@ -12,7 +12,7 @@ import os
 import threading
 import zlib
 from collections.abc import Iterable, Iterator
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 BLOCK = 1024 * 1024
 MIB = 1024 * 1024
@@ -153,10 +153,10 @@ def crc32c_b64(fileobj: BinaryIO) -> str | None:
     """Base64 of the big-endian CRC32C (GCS's ``crc32c``), if a CRC32C
     implementation is installed (google-crc32c), else None."""
     try:
-        import google_crc32c  # type: ignore[import-not-found]
+        import google_crc32c
     except ImportError:  # pragma: no cover - depends on the environment
         return None
-    checksum = google_crc32c.Checksum()
+    checksum: Any = google_crc32c.Checksum()  # type: ignore[no-untyped-call]
     for data in iter_blocks(fileobj):
         checksum.update(data)
     return base64.b64encode(checksum.digest()).decode()

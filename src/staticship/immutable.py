@@ -22,7 +22,6 @@ from typing import Any
 
 from django.core.files.storage import Storage
 
-from . import conf
 from .backends.base import derives_from
 
 #: The parameter each storage family reads Cache-Control from.
@@ -96,10 +95,10 @@ class Override:
         return True
 
 
-def install(storage: Storage, key: Callable[[str], str]) -> Override | None:
-    """Wrap ``storage``'s parameters for the run, when the setting is on and
-    the storage is of a family the hook knows; else None."""
-    value = conf.get("HASHED_CACHE_CONTROL")
+def install(storage: Storage, key: Callable[[str], str], value: str | None) -> Override | None:
+    """Wrap ``storage``'s parameters for the run, when the setting
+    (STATICSHIP_HASHED_CACHE_CONTROL, ``value``) is on and the storage is of
+    a family the hook knows; else None."""
     parameter = field_for(storage) if value else None
     if not value or parameter is None:
         return None
@@ -115,7 +114,7 @@ def storage_cache_control(storage: Storage) -> bool | None:
     if parameter is None:
         return None
     try:
-        params = dict(storage.get_object_parameters("staticship-probe.css"))  # type: ignore[attr-defined]
+        params = dict(storage.get_object_parameters("staticship-probe.css"))
     except Exception:  # noqa: BLE001 - a storage that needs more: not ours to judge
         return True
     return bool(params.get(parameter) or getattr(storage, "cache_control", None))

@@ -103,7 +103,7 @@ class VirtualMixin:
         super().__init__(*args, **kwargs)
 
     def exists(self, name: str) -> bool:
-        return name in self.virtual or super().exists(name)  # type: ignore[misc, no-any-return]
+        return name in self.virtual or bool(super().exists(name))  # type: ignore[misc]
 
     def _open(self, name: str, mode: str = "rb") -> Any:
         source = self.virtual.get(name)
@@ -467,14 +467,14 @@ def fingerprints(files: Mapping[str, LocalFile]) -> dict[str, tuple[str, int]]:
 def previous_sources(pipeline: Any, config: str, name: str) -> dict[str, Source] | None:
     """The record the last deployment left, if it is the one its state
     record names (same digest) and from the same configuration."""
-    if not pipeline._state_listed or name not in pipeline.internal:
+    if not pipeline.records.listed or name not in pipeline.records.internal:
         return None
-    section = pipeline.state().manifest or {}
+    section = pipeline.records.state().manifest or {}
     expected = (section.get("records") or {}).get(name) if isinstance(section, dict) else None
     if not isinstance(expected, str):
         return None
     try:
-        data = pipeline.retrying(lambda: pipeline.adapter.read_small(name))
+        data = pipeline.calls.retrying(lambda: pipeline.adapter.read_small(name))
     except Exception as exc:  # noqa: BLE001 - the full run needs no record
         pipeline.log("Reading '%s' failed (%s): post-processing everything." % (name, exc), 1)
         return None
@@ -490,12 +490,12 @@ def deploy(pipeline: Any, storage: Any, options: Mapping[str, Any],
     run; else everything) and publish the staged tree, manifest last.
     Returns every name the deployment uses."""
     config = configuration_key(storage) if eligible(storage) else None
-    record_name = posixpath.join(pipeline.internal_dir, RECORD)
+    record_name = posixpath.join(pipeline.records.internal_dir, RECORD)
     prints = fingerprints(files) if config else {}
     work = None
     previous = previous_sources(pipeline, config, record_name) if config else None
     if previous is not None:
-        section = pipeline.state().manifest or {}
+        section = pipeline.records.state().manifest or {}
         try:
             work = plan(storage, files, prints, previous, section.get("outputs") or {}, remote)
             stale = _written_otherwise(pipeline, work)
@@ -525,11 +525,11 @@ def _written_otherwise(pipeline: Any, work: Plan) -> str | None:
     """A kept output that the last deployment wrote with other options than
     the storage would use now (gzip, headers, ACL ...): it must be written
     again, which only a full run does."""
-    recorded = pipeline.recorded_writes()
+    recorded = pipeline.records.recorded_writes()
     if pipeline.hashed_cache is not None:  # the kept hashed names, as this run writes them
         pipeline.hashed_cache.use(work.seeded[n] for n in work.seeded if work.seeded[n] != n)
     for name in work.carried:
-        if recorded.get(name) != pipeline.write_digest(name):
+        if recorded.get(name) != pipeline.records.write_digest(name):
             return name
     return None
 

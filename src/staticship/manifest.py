@@ -1,5 +1,5 @@
-"""Manifest storages (``ManifestFilesMixin``): post-process locally, publish
-the difference, the manifest last.
+"""Step 2, manifest storages (``ManifestFilesMixin``) only: post-process
+locally, then publish the difference, the manifest last.
 
 Django's own post-processing runs unchanged (the user's class, with its
 patterns, passes, hashing and URL overrides), but on an instance whose file
@@ -35,11 +35,11 @@ from django.conf import settings
 from django.contrib.staticfiles.storage import ManifestFilesMixin
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import FileSystemStorage, Storage
-from django.core.management.base import CommandError
 
 from . import __version__
 from . import fingerprint as fp
 from . import leftovers
+from .errors import RunFailed
 from .plan import RemoteState
 from .sources import LocalFile
 
@@ -75,7 +75,7 @@ class StagedMixin:
         which post-processing calls tens of thousands of times)."""
         clean = name.replace("\\", "/")
         if clean.startswith("/") or ".." in clean.split("/"):
-            return self._staged_in.path(name)  # validates, and refuses escapes
+            return str(self._staged_in.path(name))  # validates, and refuses escapes
         return os.path.join(self._staged_root, clean)
 
     def path(self, name: str) -> str:
@@ -107,7 +107,8 @@ class StagedMixin:
         return os.path.getsize(self._local(name))
 
     def listdir(self, path: str) -> tuple[list[str], list[str]]:
-        return self._staged_in.listdir(path)
+        found: tuple[list[str], list[str]] = self._staged_in.listdir(path)
+        return found
 
     def file_hash(self, name: str, content: Any = None) -> str | None:
         # Django's own file_hash is the MD5 (first 12 digits) of the content;
@@ -128,7 +129,8 @@ class StagedMixin:
                     staged = False
                 if not staged and os.path.isfile(path):
                     return fp.md5_of_path(path)[0][:12]
-        return super().file_hash(name, content)  # type: ignore[misc]
+        digest: str | None = super().file_hash(name, content)  # type: ignore[misc]
+        return digest
 
     def _save(self, name: str, content: Any) -> str:
         target = self._local(name)
@@ -271,7 +273,7 @@ def inputs_key(storage: Storage, files: Mapping[str, LocalFile]) -> str:
     names = sorted(files)
     with ThreadPoolExecutor(4) as pool:
         measured = list(pool.map(lambda n: _measure(files[n]), names))
-    for name, (md5, size) in zip(names, measured):
+    for name, (md5, size) in zip(names, measured, strict=False):
         digest.update(("\0%s\0%s\0%d" % (name, md5, size)).encode())
     return digest.hexdigest()
 
@@ -380,13 +382,13 @@ def refuse_collisions(files: Iterable[str], fold_case: bool) -> None:
         why = "the first is a file and the second needs a folder of the same name"
     else:
         why = "their paths differ only by case and the staging folder's filesystem ignores case"
-    raise CommandError(
+    raise RunFailed(
         "Cannot stage '%s' and '%s' together for post-processing: %s. Rename one of "
         "them. Nothing was uploaded." % (first, second, why)
     )
 
 
-class PostProcessingFailed(CommandError):
+class PostProcessingFailed(RunFailed):
     """The storage's post-processing failed on ``original``; nothing was
     uploaded. The message holds stock's (Django 6.1: the error and its
     notes); the command reports it as stock does (see ``runner``)."""

@@ -1,4 +1,4 @@
-"""Step 3: plan the difference between local and remote. A pure function.
+"""Step 5: plan the difference between local and remote. A pure function.
 
 Each local file comes with the set of *tokens* that a remote object holding
 exactly its content could show in a listing (an S3 ETag, a GCS MD5, a token

@@ -1,4 +1,4 @@
-"""Step 5: what happened, for the summary lines and ``--report``."""
+"""Step 9: what happened, for the summary lines and ``--report``."""
 
 from __future__ import annotations
 
@@ -66,13 +66,13 @@ class Report:
             lines = [
                 "staticship: dry run, nothing was written. Plan for %s: upload %s, %s; "
                 "%d unchanged; %d to delete."
-                % (self.destination, uploads, _bytes(self.bytes_uploaded), unchanged,
+                % (self.destination, uploads, human_bytes(self.bytes_uploaded), unchanged,
                    len(self.deleted)),
             ]
         else:
             lines = [
                 "staticship: %s: uploaded %s, %s; %d unchanged; %d deleted."
-                % (self.destination, uploads, _bytes(self.bytes_uploaded), unchanged,
+                % (self.destination, uploads, human_bytes(self.bytes_uploaded), unchanged,
                    len(self.deleted)),
             ]
         if self.requests:
@@ -102,15 +102,7 @@ class Report:
         """The ``--report`` document (docs/report-schema.json). ``status`` is
         "ok" or "failed"; a failed run also names the ``completed`` uploads.
         In a dry run ``bytes_uploaded`` holds what would have been uploaded."""
-        planned: int | None
-        if self.dry_run:
-            done, sent, planned = 0, 0, self.bytes_uploaded
-        elif status == "ok":
-            done, sent = len(self.uploaded), self.bytes_uploaded
-            planned = self.bytes_uploaded if planned_bytes is None else planned_bytes
-        else:
-            done, sent = len(completed or ()), self.bytes_uploaded
-            planned = planned_bytes
+        done, sent, planned = self._progress(status, completed, planned_bytes)
         document: dict[str, Any] = {
             "schema": "staticship-report",
             "version": SCHEMA_VERSION,
@@ -142,6 +134,18 @@ class Report:
         if self.invalidation is not None:
             document["invalidation"] = self.invalidation
         return document
+
+
+    def _progress(
+        self, status: str, completed: list[str] | None, planned_bytes: int | None
+    ) -> tuple[int, int, int | None]:
+        """Uploads done, bytes sent and bytes planned, as the report gives them."""
+        if self.dry_run:
+            return 0, 0, self.bytes_uploaded
+        if status == "ok":
+            return (len(self.uploaded), self.bytes_uploaded,
+                    self.bytes_uploaded if planned_bytes is None else planned_bytes)
+        return len(completed or ()), self.bytes_uploaded, planned_bytes
 
 
 def stock_json(result: dict[str, list[str]], destination: str, dry_run: bool,
@@ -181,8 +185,6 @@ def stock_json(result: dict[str, list[str]], destination: str, dry_run: bool,
         document["completed"] = []
     return document
 
-
-_bytes = human_bytes
 
 
 def _files(count: int) -> str:

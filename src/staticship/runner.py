@@ -28,7 +28,8 @@ from .report import Report, stock_json
 def configured_class() -> type | None:
     """The staticfiles storage class named in STORAGES, without building it."""
     try:
-        return import_string(settings.STORAGES["staticfiles"]["BACKEND"])
+        cls: type = import_string(settings.STORAGES["staticfiles"]["BACKEND"])
+        return cls
     except (KeyError, ImportError, AttributeError):
         return None
 
@@ -52,15 +53,22 @@ def destination(command: Any) -> Storage:
     cls = configured_class()
     lazy = command.storage
     built = not isinstance(lazy, LazyObject) or lazy._wrapped is not empty
-    options = configured_options()
-    if (
-        not built
-        and cls is not None
-        and is_manifest_storage_class(cls)
-        and "manifest_storage" not in options
-    ):
-        return cls(**options, manifest_storage=InMemoryStorage())
+    if not built and cls is not None:
+        storage = without_remote_manifest(cls, configured_options())
+        if storage is not None:
+            return storage
     return unwrap(lazy)
+
+
+def without_remote_manifest(cls: type, options: dict[str, Any]) -> Storage | None:
+    """A manifest storage of class ``cls`` built with an in-memory
+    ``manifest_storage``, so that it does not read its remote manifest on
+    creation; None when ``cls`` is no manifest storage or the options give
+    a ``manifest_storage`` of their own."""
+    if not is_manifest_storage_class(cls) or "manifest_storage" in options:
+        return None
+    storage: Storage = cls(**options, manifest_storage=InMemoryStorage())
+    return storage
 
 
 def post_processing(command: Any, run: Callable[[], Report]) -> Report:
@@ -118,39 +126,66 @@ def collect(command: Any) -> dict[str, list[str]]:
             "live deployment (a manifest storage's manifest and hashed files): drop "
             "--no-post-process, or drop --prune. Nothing was changed."
         )
-    options = Options(
-        dry_run=command.dry_run,
-        clear=command.clear,
-        ignore_patterns=list(command.ignore_patterns),
-        post_process=command.post_process,
-        prune=getattr(command, "prune", False),
-        keep=int(conf.get("PRUNE_KEEP")),
-        min_age=float(conf.get("PRUNE_MIN_AGE")),
-    )
+    run = conf.Settings.read()
+    options = run_options(command, run)
+    why = stock_reason(command, storage, run)
+    if why is not None:
+        return fall_back(command, why)
+    report = run_pipeline(command, storage, options, run)
+    return {
+        "modified": report.uploaded,
+        "unmodified": report.names(Reason.UNCHANGED),
+        "post_processed": report.post_processed,
+        # Django 6.1's summary also counts these.
+        "skipped": report.skipped,
+        "deleted": report.deleted,
+    }
+
+
+def stock_reason(command: Any, storage: Storage, run: conf.Settings) -> str | None:
+    """Why Django's own collectstatic should run instead of staticship (said
+    at -v 1), or None when staticship runs."""
     manifest = command.post_process and is_manifest_storage(storage)
     if command.post_process and hasattr(storage, "post_process") and not manifest:
         # Some other post-processing storage: its post_process() may read
         # the destination, so it gets stock's sequence of operations.
-        return fall_back(command, "%s post-processes without a manifest, and its "
-                         "post_process() may read the destination" % type(storage).__qualname__)
+        return ("%s post-processes without a manifest, and its post_process() may read the "
+                "destination" % type(storage).__qualname__)
     if manifest and "manifest_storage" in configured_options():
-        return fall_back(command, "the manifest is kept in a separate manifest_storage")
-    if not conf.get("ADAPTER") and detect(storage).label == "generic":
+        return "the manifest is kept in a separate manifest_storage"
+    if not run.adapter and detect(storage).label == "generic":
         # Nothing proves content on a storage staticship does not know, so
         # Django's own rule (modification times) decides, as before.
-        return fall_back(
-            command, "staticship has no adapter for %s (STATICSHIP_ADAPTER = "
-            "'staticship.backends.generic.GenericAdapter' uploads every file in parallel "
-            "instead)" % type(storage).__qualname__)
+        return ("staticship has no adapter for %s (STATICSHIP_ADAPTER = "
+                "'staticship.backends.generic.GenericAdapter' uploads every file in parallel "
+                "instead)" % type(storage).__qualname__)
+    return None
+
+
+def run_options(command: Any, run: conf.Settings) -> Options:
+    return Options(
+        dry_run=command.dry_run,
+        clear=command.clear,
+        ignore_patterns=list(command.ignore_patterns),
+        prune=getattr(command, "prune", False),
+        keep=run.prune_keep,
+        min_age=run.prune_min_age,
+    )
+
+
+def run_pipeline(command: Any, storage: Storage, options: Options, run: conf.Settings) -> Report:
+    """The pipeline over ``storage``, its summary lines and ``--report``; a
+    failed run still writes its report (what it planned and what it wrote)."""
+    manifest = command.post_process and is_manifest_storage(storage)
     completed = Completed()
     front = progress.for_command(command.verbosity, command.stdout, command.stderr)
-    events = Fanout(front, completed)
     pipeline: Pipeline | None = None
     try:
-        adapter = adapter_for(storage, conf.get("ADAPTER"), int(conf.get("WORKERS")))
-        pipeline = Pipeline(adapter, options, command.log, events=events)
-        # staticship #16: the hashed names' Cache-Control, undone after adapter.close().
-        pipeline.hashed_cache = immutable.install(storage, adapter.key) if manifest else None
+        adapter = adapter_for(storage, run.adapter, run.workers, run.fast_transfer)
+        pipeline = Pipeline(adapter, options, run, command.log, events=Fanout(front, completed))
+        # The hashed names' Cache-Control (issue #16), undone after adapter.close().
+        pipeline.hashed_cache = (immutable.install(storage, adapter.key, run.hashed_cache_control)
+                                 if manifest else None)
         try:
             if manifest:
                 report = post_processing(command, lambda: pipeline.run_manifest(
@@ -164,20 +199,11 @@ def collect(command: Any) -> dict[str, list[str]]:
             if pipeline.hashed_cache is not None:  # staticship #16
                 pipeline.hashed_cache.uninstall()
     except BaseException as exc:
-        if isinstance(exc, KeyboardInterrupt):
-            command.interrupted_at = pipeline.phase if pipeline is not None else Phase.NOTHING_WRITTEN
-        # --report: a failed run still says what it planned and what it wrote.
-        failed = pipeline.report if pipeline is not None else Report(dry_run=command.dry_run)
-        document = failed.as_json(
-            "failed", _error_text(exc), completed.names, completed.planned_bytes
-        )
-        try:
-            write_report(command, document)
-        except CommandError as unwritten:  # the run's own error matters more
-            command.stderr.write(str(unwritten))
+        failed(command, exc, pipeline, completed)
         raise
     # staticship #16: CDN invalidation, once the deploy is complete.
-    invalidation = cdn.invalidate(storage, report, hashed.names(pipeline.processed), command.log)
+    invalidation = cdn.invalidate(storage, report, hashed.names(pipeline.processed), command.log,
+                                  run.cloudfront_distribution)
     report.invalidation = invalidation.as_json() if invalidation is not None else None
     if command.verbosity >= 1:
         # Phase lines (CI logs) already gave each phase's seconds.
@@ -190,14 +216,19 @@ def collect(command: Any) -> dict[str, list[str]]:
             "failed", error, completed.names, completed.planned_bytes))
         raise CommandError(error)
     write_report_after_success(command, report.as_json(planned_bytes=completed.planned_bytes))
-    return {
-        "modified": report.uploaded,
-        "unmodified": report.names(Reason.UNCHANGED),
-        "post_processed": report.post_processed,
-        # Django 6.1's summary also counts these.
-        "skipped": report.skipped,
-        "deleted": report.deleted,
-    }
+    return report
+
+
+def failed(command: Any, exc: BaseException, pipeline: Pipeline | None, completed: Completed) -> None:
+    """Where a Ctrl-C interrupted, and ``--report`` of a failed run."""
+    if isinstance(exc, KeyboardInterrupt):
+        command.interrupted_at = pipeline.phase if pipeline is not None else Phase.NOTHING_WRITTEN
+    report = pipeline.report if pipeline is not None else Report(dry_run=command.dry_run)
+    document = report.as_json("failed", _error_text(exc), completed.names, completed.planned_bytes)
+    try:
+        write_report(command, document)
+    except CommandError as unwritten:  # the run's own error matters more
+        command.stderr.write(str(unwritten))
 
 
 def fall_back(command: Any, why: str) -> dict[str, list[str]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from django.contrib.staticfiles.finders import get_finders
 from django.core.files.storage import Storage
@@ -20,15 +21,11 @@ class LocalFile:
     # Absolute path on local disk, or "" when the finder's storage has none.
     path: str
 
-    def open(self):  # noqa: ANN201  (a binary file object)
+    def open(self) -> BinaryIO:
         if self.path:
             return open(self.path, "rb")
-        return self.source_storage.open(self.source_name, "rb")
-
-    def size(self) -> int:
-        if self.path:
-            return os.stat(self.path).st_size
-        return self.source_storage.size(self.source_name)
+        handle: BinaryIO = self.source_storage.open(self.source_name, "rb")
+        return handle
 
 
 def duplicate_message(name: str) -> str:

@@ -55,7 +55,8 @@ else:
             # before the first deployment (ManifestFilesMixin reads the
             # manifest in __init__).
             try:
-                return super().read_manifest()
+                manifest: str | None = super().read_manifest()
+                return manifest
             except ResourceNotFoundError:
                 return None
 

@@ -41,6 +41,12 @@ def detect(storage: Storage) -> type[Adapter]:
     raise LookupError("no adapter handles %r" % storage)  # pragma: no cover
 
 
-def adapter_for(storage: Storage, explicit: str | None, workers: int) -> Adapter:
+def adapter_for(storage: Storage, explicit: str | None, workers: int, fast_transfer: bool) -> Adapter:
+    """The adapter for ``storage``: the class named by STATICSHIP_ADAPTER
+    (``explicit``), else the first built-in that handles it."""
+    from .cloud import CloudAdapter
+
     cls = load(explicit) if explicit else detect(storage)
+    if issubclass(cls, CloudAdapter):
+        return cls(storage, workers=workers, fast_transfer=fast_transfer)
     return cls(storage, workers=workers)

@@ -13,14 +13,10 @@ file itself. The content settings are the storage's own
 
 from __future__ import annotations
 
-import base64
-import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, cast
-from urllib.parse import quote, unquote, urlencode
-from xml.etree import ElementTree
+from typing import Any
 
 from django.core.files import File
 from django.core.files.base import ContentFile
@@ -29,53 +25,25 @@ from django.core.files.storage import Storage
 from .. import fingerprint as fp
 from ..plan import RemoteState
 from ..sources import LocalFile
-from .base import (
-    MISSING, Adapter, Conflict, Explanation, Prepared, TransferError, batches, configured_as,
-    error_text, first_line, overrides, prepare_body, refused, timestamp,
+from .base import MISSING, Prepared, overrides, prepare_body
+from .cloud import CloudAdapter, batches, timestamp
+from .errors import (
+    Explanation, TransferError, batch_failure, classify, configured_as, error_text,
+    one_line, refused,
 )
+from .azure_fast import _ObstoreWriter
+from .azure_list import Listed, parse_list_blobs, raw_pages  # noqa: F401 - parse_list_blobs: tests
 from .replace import Occupied, is_manifest, replace
 
 # AzureStorage is imported only when a storage derives from it (the Azure SDK
 # is slow to import).
 SERVES = "storages.backends.azure_storage.AzureStorage"
 
-# Content settings obstore writes as the SDK does (x-ms-blob-* headers).
-_FAST_SETTINGS = {
-    "content_type": "Content-Type",
-    "content_encoding": "Content-Encoding",
-    "content_language": "Content-Language",
-    "content_disposition": "Content-Disposition",
-    "cache_control": "Cache-Control",
-}
-# Bodies up to this size go through obstore in one Put Blob (held in memory).
-FAST_MAX_SIZE = 64 * 1024 * 1024
 # Blob Batch takes at most 256 subrequests in one request.
 BATCH_LIMIT = 256
-_TRANSIENT_STATUS = (408, 429, 500, 502, 503, 504)
-
-
-Listed = tuple[str, "str | None", int, "float | None"]
-
-
-def parse_list_blobs(body: bytes) -> tuple[list[Listed], str]:
-    """(name, MD5 hex or None, size, last-modified time) of every blob in one
-    List Blobs answer, and the next marker ("" on the last page)."""
-    root = ElementTree.fromstring(body)
-    blobs: list[Listed] = []
-    for blob in root.iterfind("Blobs/Blob"):
-        name_el = blob.find("Name")
-        if name_el is None:
-            continue
-        name = name_el.text or ""
-        if name_el.get("Encoded", "").lower() == "true":  # names with characters XML cannot hold
-            name = unquote(name)
-        props = blob.find("Properties")
-        md5_b64 = props.findtext("Content-MD5") if props is not None else None
-        size = props.findtext("Content-Length") if props is not None else None
-        token = base64.b64decode(md5_b64).hex() if md5_b64 else None
-        modified = timestamp(props.findtext("Last-Modified") if props is not None else None)
-        blobs.append((name, token, int(size or 0), modified))
-    return blobs, root.findtext("NextMarker") or ""
+# SDK errors worth retrying whatever their text.
+_TRANSIENT_TYPES = ("ServiceRequestError", "ServiceResponseError", "ServiceRequestTimeoutError",
+                    "ServiceResponseTimeoutError")
 
 
 def _conditions(expect: str | None) -> dict[str, Any]:
@@ -97,36 +65,33 @@ def md5_token(content_md5: Any) -> str | None:
     return bytes(content_md5).hex()
 
 
-class AzureAdapter(Adapter):
+class AzureAdapter(CloudAdapter):
     label = "azure"
-    conditional_writes = True
     serves = SERVES
+    where = "Azure container"
+    noun = "container"
     #: Passed to the SDK client when set (tests lower them to force blocks).
     max_single_put_size: int | None = None
     max_block_size: int | None = None
     #: Blobs per List Blobs page (the service's maximum; tests lower it).
     list_page_size = 5000
 
-    def __init__(self, storage: Storage, *, workers: int = 32) -> None:
-        super().__init__(storage, workers=workers)
-        self.container_name: str = storage.azure_container  # type: ignore[attr-defined]
-        self.prefix: str = storage._get_valid_path("x")[:-1]  # type: ignore[attr-defined]
+    def __init__(self, storage: Storage, *, workers: int, fast_transfer: bool = True) -> None:
+        super().__init__(storage, workers=workers, fast_transfer=fast_transfer)
+        self.container_name: str = storage.azure_container
         self._client: Any = None
         self._lock = threading.Lock()
         self._local = threading.local()
         self._hooked: Any = None
-        self._fast: _ObstoreWriter | None = None
-        from .. import conf
+        self.fast_writer(_ObstoreWriter.for_storage)
 
-        if conf.get("FAST_TRANSFER"):
-            self._fast = _ObstoreWriter.for_storage(storage, workers)
+    @property
+    def container(self) -> str:
+        return self.container_name
 
     # -- where -------------------------------------------------------------
     def key(self, name: str) -> str:
-        return self.storage._get_valid_path(name)  # type: ignore[attr-defined]
-
-    def describe(self) -> str:
-        return "Azure container '%s' under '%s'" % (self.container_name, self.prefix or "/")
+        return str(self.storage._get_valid_path(name))
 
     @property
     def client(self) -> Any:
@@ -142,7 +107,9 @@ class AzureAdapter(Adapter):
         if overrides(storage, SERVES, "_get_service_client"):
             return storage.client
         import requests
-        from azure.core.pipeline.transport._requests_basic import BiggerBlockSizeHTTPAdapter
+        from azure.core.pipeline.transport._requests_basic import (  # type: ignore[attr-defined]
+            BiggerBlockSizeHTTPAdapter,
+        )
         from azure.storage.blob import BlobServiceClient
         from urllib3.util.retry import Retry
 
@@ -183,7 +150,7 @@ class AzureAdapter(Adapter):
         if raw is not None:
             return self._collect(raw)
         pages = self.client.list_blobs(
-            name_starts_with=self.prefix or None, timeout=self.storage.timeout,  # type: ignore[attr-defined]
+            name_starts_with=self.prefix or None, timeout=self.storage.timeout,
             results_per_page=self.list_page_size,
         ).by_page()
         return self._collect(
@@ -202,48 +169,9 @@ class AzureAdapter(Adapter):
         return found
 
     def _raw_pages(self) -> Iterator[list[Listed]] | None:
-        """List Blobs pages read with ElementTree, through the container
-        client's own pipeline (same authentication, retries and transport).
-
-        The SDK's model deserialisation costs about 0.3 ms a blob (0.3 s per
-        1,000, seconds for large containers); parsing the XML directly costs a
-        few microseconds.  None when the client is not one this can drive (a
-        SAS in the URL, another SDK layout): the SDK's listing is used then.
-        """
-        client = self.client
-        send = getattr(getattr(client, "_client", None), "_send_request", None)
-        url = getattr(client, "url", "")
-        version = getattr(client, "api_version", None)
-        if send is None or not url or "?" in url or not version:
-            return None
-        try:
-            from azure.core.exceptions import HttpResponseError
-            from azure.core.rest import HttpRequest
-        except ImportError:  # pragma: no cover - azure-core always comes with the SDK
-            return None
-        timeout = self.storage.timeout  # type: ignore[attr-defined]
-
-        def pages() -> Iterator[list[Listed]]:
-            marker = ""
-            while True:
-                query = {"restype": "container", "comp": "list", "maxresults": str(self.list_page_size)}
-                if self.prefix:
-                    query["prefix"] = self.prefix
-                if marker:
-                    query["marker"] = marker
-                if timeout:  # the service's own time limit, as the SDK sends it
-                    query["timeout"] = str(int(timeout))
-                request = HttpRequest("GET", url + "?" + urlencode(query, quote_via=quote),
-                                      headers={"x-ms-version": version, "Accept": "application/xml"})
-                response = send(request)
-                if response.status_code != 200:
-                    raise HttpResponseError(response=response)
-                page, marker = parse_list_blobs(response.content)
-                yield page
-                if not marker:
-                    return
-
-        return pages()
+        """List Blobs pages parsed directly (see ``azure_list``); None when the
+        client is not one that can be driven so."""
+        return raw_pages(self.client, self.prefix, self.list_page_size, self.storage.timeout)
 
     # -- fingerprint -------------------------------------------------------
     def content_settings(self, name: str) -> dict[str, Any]:
@@ -258,24 +186,15 @@ class AzureAdapter(Adapter):
         params = {"settings": self.content_settings(file.name), "exists": remote is not None}
         return prepare_body(file, params)
 
-    def expected_token(self, item: Prepared) -> str | None:
-        return item.md5
-
     # -- upload ------------------------------------------------------------
-    def upload(self, item: Prepared) -> str | None:
-        key = self.key(item.file.name)
-        try:
-            if self._fast is not None and self._fast.can_write(item):
-                self._fast.put(key, item)
-                self.requests["PUT"] += 1
-            elif not overrides(self.storage, SERVES, "_save"):
-                self._upload_with_sdk(key, item)
-            else:
-                self._upload_through_storage(item)
-        except TransferError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - classified and re-raised
-            raise self._classify(exc, key) from exc
+    def write(self, key: str, item: Prepared) -> str | None:
+        if self._fast is not None and self._fast.can_write(item):
+            self._fast.put(key, item)
+            self.requests["PUT"] += 1
+        elif not overrides(self.storage, SERVES, "_save"):
+            self._upload_with_sdk(key, item)
+        else:
+            self._upload_through_storage(item)
         return None
 
     def _upload_with_sdk(self, key: str, item: Prepared) -> None:
@@ -331,7 +250,7 @@ class AzureAdapter(Adapter):
             with self._carrying_md5(self.key(name), md5):
                 storage._save(name, content)
         except ResourceExistsError as exc:
-            raise Occupied("%s (blob %s)" % (_one_line(exc), self.key(name))) from exc
+            raise Occupied("%s (blob %s)" % (one_line(exc), self.key(name))) from exc
 
     @contextmanager
     def _carrying_md5(self, key: str, md5: str) -> Iterator[None]:
@@ -361,9 +280,6 @@ class AzureAdapter(Adapter):
             self._hooked = (original, had_own)
 
     # -- small objects -----------------------------------------------------
-    def read_small(self, name: str) -> bytes | None:
-        return self.read_versioned(name)[0]
-
     def read_versioned(self, name: str) -> tuple[bytes | None, str | None]:
         from azure.core.exceptions import ResourceNotFoundError
 
@@ -397,17 +313,9 @@ class AzureAdapter(Adapter):
         self.requests["PUT"] += 1
         settings = self.record_settings(name, content_type)
         settings["content_md5"] = bytearray.fromhex(fp.md5_hex(data))
-        try:
-            self.client.upload_blob(
-                self.key(name), data, content_settings=ContentSettings(**settings),
-                **_conditions(expect),
-            )
-        except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError) as exc:
-            if expect is None:
-                raise self._classify(exc, self.key(name)) from exc
-            raise Conflict("%s changed since it was read" % self.key(name)) from exc
-        except Exception as exc:  # noqa: BLE001
-            raise self._classify(exc, self.key(name)) from exc
+        self.write_record(name, lambda: self.client.upload_blob(
+            self.key(name), data, content_settings=ContentSettings(**settings), **_conditions(expect)),
+            expect, (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError))
 
     def delete_many(self, keys: list[str]) -> None:
         """Delete with Blob Batch (``delete_blobs``), up to ``BATCH_LIMIT`` blobs
@@ -427,46 +335,26 @@ class AzureAdapter(Adapter):
         if len(answers) != len(keys):
             raise TransferError("Azure batch delete: %d answers for %d blobs (blob %s)"
                                 % (len(answers), len(keys), first))
-        failed = [(key, answer) for key, answer in zip(keys, answers)
+        failed = [(key, answer) for key, answer in zip(keys, answers, strict=False)
                   if not (200 <= answer.status_code < 300 or answer.status_code == 404)]
         if failed:
-            key, answer = failed[0]
-            code = answer.headers.get("x-ms-error-code") or answer.reason or ""
-            more = " (%d more failed)" % (len(failed) - 1) if len(failed) > 1 else ""
-            transient = all(a.status_code in _TRANSIENT_STATUS for _, a in failed)
-            raise TransferError("HTTP %d: %s (blob %s)%s" % (answer.status_code, code, key, more),
-                                transient=transient)
+            raise batch_failure([(key, answer.status_code,
+                                  answer.headers.get("x-ms-error-code") or answer.reason or "")
+                                 for key, answer in failed], "blob")
 
     # -- errors ------------------------------------------------------------
     def _classify(self, exc: BaseException, key: str) -> TransferError:
-        status = getattr(exc, "status_code", None)
-        text = _one_line(exc)
-        transient = status in (408, 429, 500, 502, 503, 504) or type(exc).__name__ in (
-            "ServiceRequestError", "ServiceResponseError", "ServiceRequestTimeoutError",
-            "ServiceResponseTimeoutError",
-        ) or any(
-            marker in text
-            for marker in ("503", "500 Internal", "ServerBusy", "OperationTimedOut",
-                           "timed out", "Connection reset", "Connection aborted",
-                           "error sending request", "Service Unavailable")
-        )
-        if status in (400, 401, 403, 404, 409, 412):
-            transient = False
-        if refused(exc):  # a wrong endpoint: retrying only spends seconds
-            transient = False
-        return TransferError("%s (blob %s)" % (text, key) if key else text, transient=transient,
-                             key=key)
+        return classify(exc, key, "blob", one_line(exc), status=getattr(exc, "status_code", None),
+                        also=type(exc).__name__ in _TRANSIENT_TYPES,
+                        markers=("ServerBusy", "OperationTimedOut"),
+                        permanent=(400, 401, 403, 404, 409, 412))
 
     def explain(self, exc: BaseException) -> Explanation | None:
         text = error_text(exc)
-        container = "container '%s'" % self.container_name
         if "ContainerNotFound" in text:
-            return Explanation(
-                "the %s does not exist" % container,
-                "create it, or correct %s" % configured_as("azure_container", "AZURE_CONTAINER"))
+            return self.missing(configured_as("azure_container", "AZURE_CONTAINER"))
         if "AuthenticationFailed" in text or "AuthorizationFailure" in text or "403" in text:
-            return Explanation(
-                "access denied on %s" % container,
+            return self.denied(
                 "check the account key, SAS token or credential (%s), and that it may "
                 "list, read, write and delete blobs"
                 % configured_as("connection_string", "AZURE_CONNECTION_STRING",
@@ -480,100 +368,11 @@ class AzureAdapter(Adapter):
         return None
 
     def close(self) -> None:
-        self._fast = None
+        super().close()
         if self._hooked is not None:
             original, had_own = self._hooked
             if had_own:
-                self.storage.get_object_parameters = original  # type: ignore[method-assign]
+                self.storage.get_object_parameters = original
             else:
                 vars(self.storage).pop("get_object_parameters", None)
             self._hooked = None
-
-
-def _one_line(exc: BaseException) -> str:
-    """One line for an SDK or obstore error: the HTTP status and Azure error
-    code when known, then the first line of the message."""
-    full = str(exc).strip()
-    first = first_line(exc)
-    status = getattr(exc, "status_code", None)
-    code = getattr(exc, "error_code", None)
-    if code is None:
-        found = re.search(r"ErrorCode:\s*(\w+)|<Code>(\w+)</Code>", full)
-        code = found and (found.group(1) or found.group(2))
-    if status is None:
-        found = re.search(r"status code: (\d{3})|status: (\d{3})", full)
-        status = found and (found.group(1) or found.group(2))
-    head = " ".join(p for p in ("HTTP %s" % status if status else "", str(code or "")) if p)
-    return "%s: %s" % (head or type(exc).__name__, first)
-
-
-class _ObstoreWriter:
-    """Writes blobs with obstore's AzureStore in one Put Blob each, from the
-    storage's account endpoint and shared key."""
-
-    def __init__(self, container: str, config: dict[str, Any], options: dict[str, Any]) -> None:
-        self.container = container
-        self.config = config
-        self.options = options
-        self._store: Any = None
-        self._lock = threading.Lock()
-
-    @classmethod
-    def for_storage(cls, storage: Any, workers: int) -> _ObstoreWriter | None:
-        try:
-            import obstore  # noqa: F401
-        except ImportError:
-            return None
-        if overrides(storage, SERVES, "_save"):
-            return None
-        if overrides(storage, SERVES, "_get_service_client"):
-            return None
-        if storage.client_options or storage.api_version:
-            return None  # proxies, transports, versions obstore would not honour
-        service = storage.service_client
-        credential = service.credential
-        account = getattr(credential, "account_name", None)
-        key = getattr(credential, "account_key", None)
-        if not account or not key:
-            return None  # SAS and token credentials: the SDK path
-        endpoint = service.url.split("?", 1)[0].rstrip("/")
-        config = {"account_name": account, "account_key": key, "endpoint": endpoint}
-        options: dict[str, Any] = {
-            "pool_max_idle_per_host": str(max(workers, 10)),
-            "timeout": "%ds" % max(int(storage.timeout or 20), 300),
-            "connect_timeout": "60s",
-        }
-        if endpoint.startswith("http://"):
-            options["allow_http"] = True
-        return cls(storage.azure_container, config, options)
-
-    def can_write(self, item: Prepared) -> bool:
-        if item.size > FAST_MAX_SIZE:
-            return False
-        settings = item.params["settings"]
-        if not set(settings) <= set(_FAST_SETTINGS):
-            return False
-        return all(v is None or (isinstance(v, str) and v.isascii()) for v in settings.values())
-
-    def store(self) -> Any:
-        with self._lock:
-            if self._store is None:
-                from obstore.store import AzureStore
-
-                self._store = AzureStore(
-                    self.container,
-                    config=cast(Any, dict(self.config)),
-                    client_options=cast(Any, dict(self.options)),
-                )
-            return self._store
-
-    def put(self, key: str, item: Prepared) -> None:
-        import obstore
-
-        attributes = {
-            _FAST_SETTINGS[name]: value
-            for name, value in item.params["settings"].items()
-            if value is not None
-        }
-        with item.body() as body:
-            obstore.put(self.store(), key, body.read(), attributes=attributes, use_multipart=False)

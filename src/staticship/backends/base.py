@@ -17,10 +17,9 @@ import shutil
 import tempfile
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from importlib import import_module
 from typing import Any, BinaryIO, ClassVar, TypeVar
 
@@ -31,57 +30,15 @@ from .. import fingerprint as fp
 from .. import leftovers
 from ..plan import RemoteState
 from ..sources import LocalFile
+from .errors import (  # noqa: F401 - the names backends have imported from here
+    Conflict, Explanation, TransferError, configured_as, error_text, first_line, refused,
+)
 
 T = TypeVar("T")
 # Source bodies up to this size are held in memory while sent (most uploads
 # read them whole anyway); larger ones are copied to a temporary file (see
 # ``Prepared.body``).
 SNAPSHOT_IN_MEMORY = 8 * 1024 * 1024
-
-
-class TransferError(Exception):
-    """A transfer failed. ``transient`` errors may succeed when retried;
-    ``key`` names the object, when there is one."""
-
-    def __init__(self, message: str, *, transient: bool = False, key: str = "") -> None:
-        super().__init__(message)
-        self.transient = transient
-        self.key = key
-
-
-@dataclass(frozen=True)
-class Explanation:
-    """A permanent error as the user should read it: the cause in a few
-    words, and the fix naming the setting as the user wrote it. The client's
-    own text is left to ``-v 3`` (its traceback)."""
-
-    cause: str
-    fix: str
-
-    def line(self, what: str, exc: BaseException | None = None) -> str:
-        key = getattr(exc, "key", "")
-        where = " (%s)" % key if key else ""
-        return "%s failed: %s%s. Fix: %s." % (what, self.cause, where, self.fix)
-
-
-def configured_as(option: str, *names: str) -> str:
-    """How the user set the storage option ``option``: its key in
-    ``STORAGES["staticfiles"]["OPTIONS"]`` when given there, else the first
-    of the settings ``names`` the project sets, else all of them."""
-    from django.conf import settings
-
-    options = (getattr(settings, "STORAGES", {}).get("staticfiles") or {}).get("OPTIONS") or {}
-    if option in options:
-        return 'STORAGES["staticfiles"]["OPTIONS"]["%s"]' % option
-    for name in names:
-        if hasattr(settings, name):
-            return name
-    return " or ".join(['the "%s" option' % option, *names])
-
-
-class Conflict(TransferError):
-    """A conditional write was refused: the object changed (was written,
-    created or removed) since it was read, by another run."""
 
 
 #: The version tag ``read_versioned`` gives for an object that does not
@@ -184,8 +141,6 @@ class Adapter(ABC):
 
     #: Short name used in messages and reports ("s3", "gcs", ...).
     label: ClassVar[str] = "storage"
-    #: True when the listing proves content (no per-file request needed).
-    verifies_content: ClassVar[bool] = True
     #: True when ``read_versioned`` gives version tags and ``write_small``
     #: honours ``expect`` (the state record is then updated without losing
     #: another run's update).
@@ -194,7 +149,7 @@ class Adapter(ABC):
     #: included ("" for adapters whose ``handles`` decides otherwise).
     serves: ClassVar[str] = ""
 
-    def __init__(self, storage: Storage, *, workers: int = 32) -> None:
+    def __init__(self, storage: Storage, *, workers: int) -> None:
         self.storage = storage
         self.workers = workers
         #: Requests made, by kind (LIST, GET, PUT, ...), for the report.
@@ -236,7 +191,7 @@ class Adapter(ABC):
         change of any of it must be written again even when the bytes match."""
         return None
 
-    def clean_leftovers(self) -> None:
+    def clean_leftovers(self) -> None:  # noqa: B027  (optional hook)
         """Remove what killed runs left at the destination (after the listing)."""
 
     def hashes_source(self, file: LocalFile) -> bool:
@@ -320,7 +275,7 @@ class Adapter(ABC):
         """The cause and fix of a permanent error, if known."""
         return None
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027  (optional hook)
         """Release connections and other resources."""
 
 
@@ -418,54 +373,3 @@ def overrides(storage: Storage, path: str, attribute: str) -> bool:
     """True when the storage's class replaces ``attribute`` of the class at
     ``path`` (a subclass that writes, or connects, its own way)."""
     return getattr(type(storage), attribute, None) is not getattr(storage_class(path), attribute, None)
-
-
-def batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
-    """``items`` in slices of at most ``size`` (a store's batch limit)."""
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def error_text(exc: BaseException) -> str:
-    """The text of ``exc`` and of the errors that caused it (a TransferError
-    carries the client's own error as its cause)."""
-    parts: list[str] = []
-    seen: BaseException | None = exc
-    while seen is not None and len(parts) < 5:
-        parts.append(str(seen))
-        seen = seen.__cause__ or seen.__context__
-    return "\n".join(parts)
-
-
-def refused(exc: BaseException) -> bool:
-    """True when nothing listens at the endpoint (connection refused): a
-    wrong endpoint or a stopped server, which retrying would only wait for."""
-    text = error_text(exc)
-    return "Connection refused" in text or "os error 111" in text or "Errno 111" in text
-
-
-def timestamp(value: Any) -> float | None:
-    """Seconds since the epoch of a listing's last-modified time (a
-    ``datetime`` or an HTTP date), None when it has none."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        from email.utils import parsedate_to_datetime
-
-        try:
-            value = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-    if isinstance(value, datetime) and value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)  # stores give UTC
-    if isinstance(value, datetime):
-        return value.timestamp()
-    if isinstance(value, (int, float)):
-        return float(value)
-    return None
-
-
-def first_line(exc: BaseException) -> str:
-    """The first line of an error's message (obstore's errors carry a
-    multi-line debug dump)."""
-    return (str(exc).strip().splitlines() or [""])[0]

@@ -34,9 +34,9 @@ class FileSystemAdapter(Adapter):
     def handles(cls, storage: Storage) -> bool:
         return isinstance(storage, FileSystemStorage)
 
-    def __init__(self, storage: Storage, *, workers: int = 32) -> None:
+    def __init__(self, storage: Storage, *, workers: int) -> None:
         super().__init__(storage, workers=min(workers, 8))
-        self.root = str(storage.location)  # type: ignore[attr-defined]
+        self.root = str(storage.location)
         self._temporaries: list[tuple[str, str]] = []
         with _UMASK:  # read once: os.umask() sets it, and uploads run on threads
             self.umask = os.umask(0)

@@ -21,11 +21,9 @@ from __future__ import annotations
 
 import json
 import mimetypes
-import threading
 import uuid
-from datetime import timezone
 from email.parser import BytesParser
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO
 from urllib.parse import quote
 
 from django.core.files import File
@@ -34,32 +32,28 @@ from django.core.files.storage import Storage
 from .. import fingerprint as fp
 from ..plan import RemoteState
 from ..sources import LocalFile
-from .base import (
-    MISSING, Adapter, Conflict, Explanation, Prepared, TransferError, batches, configured_as,
-    error_text, first_line, overrides, prepare_body, refused, timestamp,
+from .base import MISSING, Prepared, overrides, prepare_body
+from .cloud import GzipCloudAdapter, batches, timestamp
+from .errors import (
+    Explanation, TransferError, batch_failure, classify, configured_as, error_text,
+    first_line, refused,
 )
+from .gcs_fast import _ObstoreWriter
 
 # GoogleCloudStorage is imported only when a storage derives from it (the
 # Google libraries are slow to import, and warn on old Pythons).
 SERVES = "storages.backends.gcloud.GoogleCloudStorage"
 
 CRC_PREFIX = "crc32c:"
-DEFAULT_API = "https://storage.googleapis.com"
-# Blob properties obstore writes as the JSON API would (XML headers).
-_FAST_PROPERTIES = {
-    "cache_control": "Cache-Control",
-    "content_disposition": "Content-Disposition",
-    "content_language": "Content-Language",
-}
-# Bodies up to this size go through obstore in one request (held in memory).
-FAST_MAX_SIZE = 64 * 1024 * 1024
 # google-cloud-storage: one multipart request up to this size, else resumable.
 _MAX_MULTIPART_SIZE = 8 * 1024 * 1024
 _DEFAULT_CHUNK = 100 * 1024 * 1024
 # The JSON API takes at most 100 calls in one batch request.
 BATCH_LIMIT = 100
 _BATCH_TIMEOUT = 120
-_TRANSIENT_STATUS = (408, 429, 500, 502, 503, 504)
+# Texts of GCS client errors worth retrying, besides the shared ones.
+_TRANSIENT_TEXTS = ("502", "504", "429", "Too Many Requests", "Timeout", "ConnectionError",
+                    "RemoteDisconnected")
 
 
 def listing_token(md5_b64: str | None, crc32c_b64: str | None) -> str | None:
@@ -71,22 +65,18 @@ def listing_token(md5_b64: str | None, crc32c_b64: str | None) -> str | None:
     return None
 
 
-class GCSAdapter(Adapter):
+class GCSAdapter(GzipCloudAdapter):
+    """GoogleCloudStorage and its subclasses (see the module's docstring)."""
+
     label = "gcs"
-    conditional_writes = True
     serves = SERVES
+    where = "GCS bucket"
 
-    def __init__(self, storage: Storage, *, workers: int = 32) -> None:
-        super().__init__(storage, workers=workers)
-        self.bucket_name: str = storage.bucket_name  # type: ignore[attr-defined]
-        self.prefix: str = storage._normalize_name("x")[:-1]  # type: ignore[attr-defined]
-        self._size_pool(storage.client, workers)  # type: ignore[attr-defined]
-        _ = storage.bucket  # type: ignore[attr-defined]  # built now, not raced for by workers
-        self._fast: _ObstoreWriter | None = None
-        from .. import conf
-
-        if conf.get("FAST_TRANSFER"):
-            self._fast = _ObstoreWriter.for_storage(storage, workers)
+    def __init__(self, storage: Storage, *, workers: int, fast_transfer: bool = True) -> None:
+        super().__init__(storage, workers=workers, fast_transfer=fast_transfer)
+        self._size_pool(storage.client, workers)
+        _ = storage.bucket  # built now, not raced for by workers
+        self.fast_writer(_ObstoreWriter.for_storage)
 
     @staticmethod
     def _size_pool(client: Any, workers: int) -> None:
@@ -106,23 +96,15 @@ class GCSAdapter(Adapter):
                 ))
 
     # -- where -------------------------------------------------------------
-    def key(self, name: str) -> str:
-        from storages.utils import clean_name
-
-        return self.storage._normalize_name(clean_name(name))  # type: ignore[attr-defined]
-
     @property
     def bucket(self) -> Any:
-        return self.storage.bucket  # type: ignore[attr-defined]
-
-    def describe(self) -> str:
-        return "GCS bucket '%s' under '%s'" % (self.bucket_name, self.prefix or "/")
+        return self.storage.bucket
 
     # -- list --------------------------------------------------------------
     def inventory(self) -> dict[str, RemoteState]:
         found: dict[str, RemoteState] = {}
         cut = len(self.prefix)
-        blobs = self.storage.client.list_blobs(  # type: ignore[attr-defined]
+        blobs = self.storage.client.list_blobs(
             self.bucket_name,
             prefix=self.prefix or None,
             projection="noAcl",
@@ -159,20 +141,12 @@ class GCSAdapter(Adapter):
             blob["content_encoding"] = "gzip"
         return {"acl": acl, "content_type": content_type, "blob": blob}, gzipped
 
-    def write_options(self, name: str) -> Any:
-        return self.write_parameters(name)
-
-    def hashes_source(self, file: LocalFile) -> bool:
-        if not getattr(self.storage, "gzip", False):
-            return bool(file.path)
-        return bool(file.path) and not self.write_parameters(file.name)[1]
-
     def prepare(self, file: LocalFile, remote: RemoteState | None) -> Prepared:
         params, gzipped = self.write_parameters(file.name)
 
         def compress(source: BinaryIO, out: BinaryIO) -> None:
             # The storage's own compression: the very bytes it uploads.
-            compressed = self.storage._compress_content(File(source, name=file.name))  # type: ignore[attr-defined]
+            compressed = self.storage._compress_content(File(source, name=file.name))
             for block in fp.iter_blocks(compressed):
                 out.write(block)
 
@@ -184,27 +158,18 @@ class GCSAdapter(Adapter):
                 item.tokens.add(CRC_PREFIX + crc)
         return item
 
-    def expected_token(self, item: Prepared) -> str | None:
-        return item.md5
-
     # -- upload ------------------------------------------------------------
-    def upload(self, item: Prepared) -> str | None:
-        key = self.key(item.file.name)
-        try:
-            if self._fast is not None and self._fast.can_write(item) and \
-                    self._fast.try_put(key, item, self.is_transient):
-                self.requests["PUT"] += 1
-            elif not overrides(self.storage, SERVES, "_save"):
-                self._upload_with_client(key, item)
-            else:
-                with item.source() as source:
-                    self.storage._save(item.file.name, File(source, name=item.file.name))  # type: ignore[attr-defined]
-                self.requests["GET"] += 1  # GoogleCloudFile looks the blob up first
-                self._count_client_upload(item.size if not item.temporary else None)
-        except TransferError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - classified and re-raised
-            raise self._classify(exc, key) from exc
+    def write(self, key: str, item: Prepared) -> str | None:
+        if self._fast is not None and self._fast.can_write(item) and \
+                self._fast.try_put(key, item, self.is_transient):
+            self.requests["PUT"] += 1
+        elif not overrides(self.storage, SERVES, "_save"):
+            self._upload_with_client(key, item)
+        else:
+            with item.source() as source:
+                self.storage._save(item.file.name, File(source, name=item.file.name))
+            self.requests["GET"] += 1  # GoogleCloudFile looks the blob up first
+            self._count_client_upload(item.size if not item.temporary else None)
         return None
 
     def _upload_with_client(self, key: str, item: Prepared) -> None:
@@ -237,9 +202,6 @@ class GCSAdapter(Adapter):
         self.requests["PUT"] += max(1, -(-(size or 0) // chunk))
 
     # -- small objects -----------------------------------------------------
-    def read_small(self, name: str) -> bytes | None:
-        return self.read_versioned(name)[0]
-
     def read_versioned(self, name: str) -> tuple[bytes | None, str | None]:
         """The object and its generation (the download's x-goog-generation
         header, which the client keeps on the blob)."""
@@ -275,15 +237,9 @@ class GCSAdapter(Adapter):
         blob, acl = self.record_blob(name)
         # ifGenerationMatch: the generation read, or 0 (must not exist).
         condition = {} if expect is None else {"if_generation_match": int(expect or 0)}
-        try:
-            blob.upload_from_string(data, content_type=content_type, predefined_acl=acl,
-                                    **condition)
-        except (PreconditionFailed, NotFound) as exc:
-            if expect is None:
-                raise self._classify(exc, self.key(name)) from exc
-            raise Conflict("%s changed since it was read" % self.key(name)) from exc
-        except Exception as exc:  # noqa: BLE001
-            raise self._classify(exc, self.key(name)) from exc
+        self.write_record(name, lambda: blob.upload_from_string(
+            data, content_type=content_type, predefined_acl=acl, **condition),
+            expect, (PreconditionFailed, NotFound))
 
     def delete_many(self, keys: list[str]) -> None:
         """Delete through the JSON API's batch endpoint, up to ``BATCH_LIMIT``
@@ -295,23 +251,12 @@ class GCSAdapter(Adapter):
         """One ``multipart/mixed`` batch of object deletes. Every part carries
         a Content-ID (fake-gcs-server skips parts without one; real GCS echoes
         it as ``response-<id>``), so each answer is matched to its object."""
-        client: Any = self.storage.client  # type: ignore[attr-defined]
+        client: Any = self.storage.client
         connection = client._connection
-        query = {"userProject": self.bucket.user_project} if self.bucket.user_project else None
         boundary = "staticship-" + uuid.uuid4().hex
         tag = uuid.uuid4().hex
         ids = ["%s+%d" % (tag, index) for index in range(len(keys))]
-        chunks = []
-        for content_id, key in zip(ids, keys):
-            url = connection.build_api_url(
-                "/b/%s/o/%s" % (quote(self.bucket_name, safe=""), quote(key, safe="")),
-                query_params=query,
-            )
-            chunks.append(
-                "--%s\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n"
-                "Content-ID: <%s>\r\n\r\nDELETE %s HTTP/1.1\r\n\r\n" % (boundary, content_id, url)
-            )
-        body = "\r\n".join(chunks) + "\r\n--%s--\r\n" % boundary
+        body = self._batch_body(connection, boundary, ids, keys)
         endpoint = "%s/batch/storage/%s" % (
             connection.API_BASE_URL.rstrip("/"), connection.API_VERSION)
         self.requests["BATCH"] += 1
@@ -327,59 +272,42 @@ class GCSAdapter(Adapter):
         if not 200 <= response.status_code < 300:
             from google.api_core.exceptions import from_http_response
 
-            error = from_http_response(response)
+            error = from_http_response(response)  # type: ignore[no-untyped-call]
             raise self._classify(error, first) from error
-        try:
-            answers = _batch_answers(response.headers.get("Content-Type", ""), response.content)
-        except ValueError as exc:
-            raise TransferError("GCS batch delete: %s (objects %s)" % (exc, first)) from exc
-        by_id = {content_id: (status, text) for content_id, status, text in answers}
-        if set(by_id) >= set(ids):
-            results = [by_id[content_id] for content_id in ids]
-        elif len(answers) == len(keys):  # no usable Content-IDs: in order, as sent
-            results = [(status, text) for _, status, text in answers]
-        else:
-            raise TransferError(
-                "GCS batch delete: %d answers for %d objects (objects %s)"
-                % (len(answers), len(keys), first), transient=False,
-            )
-        failed = [(key, status, text) for key, (status, text) in zip(keys, results)
+        results = _batch_results(response, ids, first)
+        failed = [(key, status, text) for key, (status, text) in zip(keys, results, strict=False)
                   if not (200 <= status < 300 or status == 404)]
         if failed:
-            key, status, text = failed[0]
-            more = " (%d more failed)" % (len(failed) - 1) if len(failed) > 1 else ""
-            transient = all(code in _TRANSIENT_STATUS for _, code, _ in failed)
-            raise TransferError("HTTP %d: %s (object %s)%s" % (status, text, key, more),
-                                transient=transient)
+            raise batch_failure(failed, "object")
+
+    def _batch_body(self, connection: Any, boundary: str, ids: list[str], keys: list[str]) -> str:
+        """The batch request: one DELETE part per key, each with its Content-ID."""
+        query = {"userProject": self.bucket.user_project} if self.bucket.user_project else None
+        chunks = []
+        for content_id, key in zip(ids, keys, strict=False):
+            url = connection.build_api_url(
+                "/b/%s/o/%s" % (quote(self.bucket_name, safe=""), quote(key, safe="")),
+                query_params=query,
+            )
+            chunks.append(
+                "--%s\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n"
+                "Content-ID: <%s>\r\n\r\nDELETE %s HTTP/1.1\r\n\r\n" % (boundary, content_id, url)
+            )
+        return "\r\n".join(chunks) + "\r\n--%s--\r\n" % boundary
 
     # -- errors ------------------------------------------------------------
     def _classify(self, exc: BaseException, key: str) -> TransferError:
-        code = getattr(exc, "code", None)
         text = "%s: %s" % (type(exc).__name__, first_line(exc))
-        transient = code in (408, 429, 500, 502, 503, 504) or any(
-            marker in text
-            for marker in ("503", "500 Internal", "502", "504", "429", "Too Many Requests",
-                           "timed out", "Timeout", "Connection reset", "Connection aborted",
-                           "ConnectionError", "RemoteDisconnected", "error sending request",
-                           "Service Unavailable")
-        )
-        if code in (400, 401, 403, 404, 412):
-            transient = False
-        if refused(exc):  # a wrong endpoint: retrying only spends seconds
-            transient = False
-        return TransferError("%s (object %s)" % (text, key) if key else text, transient=transient,
-                             key=key)
+        return classify(exc, key, "object", text, status=getattr(exc, "code", None),
+                        markers=_TRANSIENT_TEXTS, permanent=(400, 401, 403, 404, 412))
 
     def explain(self, exc: BaseException) -> Explanation | None:
         text = error_text(exc)
-        bucket = "bucket '%s'" % self.bucket_name
         if "404" in text and ("bucket" in text.lower() or "Not Found" in text):
-            return Explanation(
-                "the %s does not exist or is not visible to these credentials" % bucket,
-                "create it, or correct %s" % configured_as("bucket_name", "GS_BUCKET_NAME"))
+            return self.missing(configured_as("bucket_name", "GS_BUCKET_NAME"),
+                                "the %s does not exist or is not visible to these credentials")
         if "403" in text or "Forbidden" in text or "AccessDenied" in text:
-            return Explanation(
-                "access denied on %s" % bucket,
+            return self.denied(
                 "give the credentials storage.objects.list, get and create on it (and "
                 "delete, to overwrite and for --prune and --clear)")
         if "401" in text or "Unauthorized" in text or "invalid_grant" in text:
@@ -393,8 +321,22 @@ class GCSAdapter(Adapter):
                 "check the network (and STORAGE_EMULATOR_HOST, for an emulator)")
         return None
 
-    def close(self) -> None:
-        self._fast = None
+
+def _batch_results(response: Any, ids: list[str], first: str) -> list[tuple[int, str]]:
+    """(status, text) for each part sent, matched by Content-ID, else in order."""
+    try:
+        answers = _batch_answers(response.headers.get("Content-Type", ""), response.content)
+    except ValueError as exc:
+        raise TransferError("GCS batch delete: %s (objects %s)" % (exc, first)) from exc
+    by_id = {content_id: (status, text) for content_id, status, text in answers}
+    if set(by_id) >= set(ids):
+        return [by_id[content_id] for content_id in ids]
+    if len(answers) == len(ids):  # no usable Content-IDs: in order, as sent
+        return [(status, text) for _, status, text in answers]
+    raise TransferError(
+        "GCS batch delete: %d answers for %d objects (objects %s)"
+        % (len(answers), len(ids), first), transient=False,
+    )
 
 
 def _batch_answers(content_type: str, body: bytes) -> list[tuple[str | None, int, str]]:
@@ -407,7 +349,7 @@ def _batch_answers(content_type: str, body: bytes) -> list[tuple[str | None, int
     if not message.is_multipart():
         raise ValueError("the response is not multipart (%s)" % (content_type or "no Content-Type"))
     answers: list[tuple[str | None, int, str]] = []
-    for part in message.get_payload():  # type: ignore[union-attr]
+    for part in message.get_payload():
         content_id = part.get("Content-ID")  # type: ignore[union-attr]
         if content_id:
             content_id = content_id.strip().strip("<>")
@@ -429,149 +371,3 @@ def _batch_answers(content_type: str, body: bytes) -> list[tuple[str | None, int
                 text = (content.decode("utf-8", "replace").splitlines() or [text])[0]
         answers.append((content_id or None, status, str(text)))
     return answers
-
-
-class _TokenProvider:
-    """Bearer tokens for obstore from the storage client's google-auth
-    credentials (refreshed under a lock when they near expiry)."""
-
-    def __init__(self, credentials: Any) -> None:
-        self.credentials = credentials
-        self._lock = threading.Lock()
-
-    def __call__(self) -> dict[str, Any]:
-        from google.auth.transport.requests import Request
-
-        with self._lock:
-            if not self.credentials.valid:
-                self.credentials.refresh(Request())
-            expiry = self.credentials.expiry
-            if expiry is not None and expiry.tzinfo is None:
-                expiry = expiry.replace(tzinfo=timezone.utc)
-            return {"token": self.credentials.token, "expires_at": expiry}
-
-
-def _anonymous() -> dict[str, Any]:
-    # Emulators ignore the token; real GCS is never reached with this.
-    return {"token": "anonymous", "expires_at": None}
-
-
-class _ObstoreWriter:
-    """Writes objects with obstore's GCSStore (XML API PUT), configured from
-    the storage's client (endpoint and credentials)."""
-
-    def __init__(self, bucket: str, config: dict[str, Any], options: dict[str, Any],
-                 provider: Any) -> None:
-        self.bucket = bucket
-        self.config = config
-        self.options = options
-        self.provider = provider
-        self._store: Any = None
-        self._lock = threading.Lock()
-        # Google's endpoint takes the XML PUT; an emulator is asked once (None: not yet).
-        self.accepted: bool | None = None if "base_url" in config else True
-        self._probe = threading.Lock()
-
-    @classmethod
-    def for_storage(cls, storage: Any, workers: int) -> _ObstoreWriter | None:
-        try:
-            import obstore  # noqa: F401
-        except ImportError:
-            return None
-        if overrides(storage, SERVES, "_save"):
-            return None
-        from google.auth.credentials import AnonymousCredentials
-
-        client = storage.client
-        endpoint = str(getattr(client._connection, "API_BASE_URL", DEFAULT_API) or DEFAULT_API).rstrip("/")
-        config: dict[str, Any] = {}
-        options: dict[str, Any] = {
-            "pool_max_idle_per_host": str(max(workers, 10)),
-            "timeout": "300s",
-            "connect_timeout": "60s",
-        }
-        if endpoint != DEFAULT_API:
-            config["base_url"] = endpoint
-            if endpoint.startswith("http://"):
-                options["allow_http"] = True
-        credentials = getattr(client, "_credentials", None)
-        if isinstance(credentials, AnonymousCredentials):
-            if endpoint == DEFAULT_API:
-                return None  # anonymous writes to real GCS: leave them to the client
-            provider: Any = _anonymous
-        elif credentials is not None and hasattr(credentials, "refresh"):
-            provider = _TokenProvider(credentials)
-        else:
-            return None
-        return cls(storage.bucket_name, config, options, provider)
-
-    def can_write(self, item: Prepared) -> bool:
-        params = item.params
-        blob = params["blob"]
-        if params["acl"] or item.size > FAST_MAX_SIZE:
-            return False
-        if not set(blob) <= {*_FAST_PROPERTIES, "metadata"}:
-            return False
-        if any(not isinstance(v, str) or not v.isascii() for v in
-               [params["content_type"] or "", *(blob[p] for p in _FAST_PROPERTIES if p in blob)]):
-            return False
-        metadata = blob.get("metadata") or {}
-        for k, v in metadata.items():
-            # Header names are case-insensitive: only names that stay as they are.
-            if not isinstance(k, str) or k != k.lower() or not k.isascii() or not k or \
-                    not all(c.isalnum() or c in "-_" for c in k):
-                return False
-            if not isinstance(v, str) or not v.isascii() or v != v.strip():
-                return False
-        return True
-
-    def store(self) -> Any:
-        with self._lock:
-            if self._store is None:
-                from obstore.store import GCSStore
-
-                self._store = GCSStore(
-                    self.bucket,
-                    config=cast(Any, dict(self.config)),
-                    client_options=cast(Any, dict(self.options)),
-                    credential_provider=self.provider,
-                )
-            return self._store
-
-    def try_put(self, key: str, item: Prepared, is_transient: Any) -> bool:
-        """Write ``item`` at ``key``; False, having written nothing, when this
-        endpoint (an emulator) refuses obstore's request: write it another way.
-        On an emulator the first call decides while the others wait; an error
-        that may go away (``is_transient``) decides nothing and is raised."""
-        if self.accepted is None:
-            with self._probe:
-                if self.accepted is None:
-                    try:
-                        self.put(key, item)
-                    except Exception as exc:  # the emulator's refusal, or an error to raise
-                        if is_transient(exc):
-                            raise
-                        self.accepted = False
-                        return False
-                    self.accepted = True
-                    return True
-        if not self.accepted:
-            return False
-        self.put(key, item)
-        return True
-
-    def put(self, key: str, item: Prepared) -> None:
-        import obstore
-
-        blob = item.params["blob"]
-        attributes: dict[str, str] = {
-            "Content-Type": item.params["content_type"] or "application/octet-stream",
-        }
-        for prop, header in _FAST_PROPERTIES.items():
-            if blob.get(prop) is not None:
-                attributes[header] = blob[prop]
-        for k, v in (blob.get("metadata") or {}).items():
-            attributes[k] = v
-        with item.body() as body:
-            obstore.put(self.store(), key, body.read(), attributes=attributes, use_multipart=False)
-

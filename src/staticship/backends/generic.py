@@ -24,7 +24,6 @@ from .replace import Occupied, is_manifest, replace
 
 class GenericAdapter(Adapter):
     label = "generic"
-    verifies_content = False
 
     @classmethod
     def handles(cls, storage: Storage) -> bool:
@@ -94,7 +93,8 @@ class GenericAdapter(Adapter):
         if not self.storage.exists(name):
             return None
         with self.storage.open(name, "rb") as handle:
-            return handle.read()
+            body: bytes = handle.read()
+            return body
 
     def write_small(
         self, name: str, data: bytes, content_type: str, *, expect: str | None = None

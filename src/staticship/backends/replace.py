@@ -28,7 +28,7 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage
 
-from .base import TransferError
+from .errors import TransferError
 
 
 class Occupied(TransferError):
@@ -44,16 +44,12 @@ def is_manifest(storage: Storage, name: str) -> bool:
     return isinstance(storage, ManifestFilesMixin) and name == storage.manifest_name
 
 
+Body = Callable[[], AbstractContextManager[BinaryIO]]
+
+
 def replace(
-    storage: Storage,
-    name: str,
-    save: Callable[[File], None],
-    body: Callable[[], AbstractContextManager[BinaryIO]],
-    *,
-    exists: bool,
-    overwrites: Callable[[], bool],
-    precious: bool,
-    requests: Counter[str],
+    storage: Storage, name: str, save: Callable[[File], None], body: Body, *,
+    exists: bool, overwrites: Callable[[], bool], precious: bool, requests: Counter[str],
 ) -> None:
     """Write ``name`` with the bytes of ``body()`` through ``save`` (which
     raises ``Occupied`` when the name is taken). ``exists`` is what the
@@ -70,11 +66,7 @@ def replace(
 
 
 def _delete_then_save(
-    storage: Storage,
-    name: str,
-    save: Callable[[File], None],
-    body: Callable[[], AbstractContextManager[BinaryIO]],
-    precious: bool,
+    storage: Storage, name: str, save: Callable[[File], None], body: Body, precious: bool,
     requests: Counter[str],
 ) -> None:
     previous = _read(storage, name, requests) if precious else None

@@ -20,39 +20,16 @@ from django.core.files.storage import Storage
 from .. import fingerprint as fp
 from ..plan import RemoteState
 from ..sources import LocalFile
-from .base import (
-    MISSING, Adapter, Conflict, Explanation, Prepared, TransferError, batches, configured_as,
-    error_text, first_line, overrides, prepare_body, refused, timestamp,
+from .base import MISSING, Prepared, prepare_body
+from .cloud import GzipCloudAdapter, batches, timestamp
+from .errors import (
+    Conflict, Explanation, TransferError, classify, configured_as, error_text, first_line, refused,
 )
+from .s3_fast import _ObstoreWriter
 
 # S3Storage is imported only when a storage derives from it (boto3 takes a
 # tenth of a second to import: runs on other stores do not pay for it).
 SERVES = "storages.backends.s3.S3Storage"
-
-# Write parameters (boto3 ExtraArgs) the fast path maps onto obstore, and how.
-_ATTRIBUTES = {
-    "ContentType": "Content-Type",
-    "ContentEncoding": "Content-Encoding",
-    "CacheControl": "Cache-Control",
-    "ContentDisposition": "Content-Disposition",
-    "ContentLanguage": "Content-Language",
-    "StorageClass": "Storage-Class",
-}
-_HEADERS = {
-    "ACL": "x-amz-acl",
-    "GrantRead": "x-amz-grant-read",
-    "GrantReadACP": "x-amz-grant-read-acp",
-    "GrantWriteACP": "x-amz-grant-write-acp",
-    "GrantFullControl": "x-amz-grant-full-control",
-    "WebsiteRedirectLocation": "x-amz-website-redirect-location",
-}
-_ENCRYPTION = {
-    "ServerSideEncryption": "server_side_encryption",
-    "SSEKMSKeyId": "sse_kms_key_id",
-    "BucketKeyEnabled": "sse_bucket_key_enabled",
-}
-_FAST_PARAMS = {*_ATTRIBUTES, *_HEADERS, *_ENCRYPTION, "Metadata", "Expires", "Tagging"}
-
 
 def _one_line(exc: BaseException) -> str:
     """A one-line description of a boto3 or obstore error (obstore's carry a
@@ -81,6 +58,11 @@ _CONFLICT_CODES = ("PreconditionFailed", "412", "ConditionalRequestConflict", "4
                    "NoSuchKey", "404")
 
 
+# S3 error codes worth retrying.
+_TRANSIENT_CODES = ("SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout",
+                    "500", "502", "503", "504", "Throttling")
+
+
 def _conditions(expect: str | None) -> dict[str, str]:
     """PutObject's precondition for a write expecting version ``expect``."""
     if expect is None:
@@ -97,40 +79,28 @@ def _error_code(exc: BaseException) -> str:
     return ""
 
 
-class S3Adapter(Adapter):
-    label = "s3"
-    conditional_writes = True
-    serves = SERVES
+class S3Adapter(GzipCloudAdapter):
+    """S3Storage and its subclasses: ETags as tokens, multipart ETags
+    predicted from the transfer manager's settings."""
 
-    def __init__(self, storage: Storage, *, workers: int = 32) -> None:
-        super().__init__(storage, workers=workers)
-        self.bucket: str = storage.bucket_name  # type: ignore[attr-defined]
-        probe = storage._normalize_name("x")  # type: ignore[attr-defined]
-        self.prefix = probe[:-1]
-        transfer = storage.transfer_config  # type: ignore[attr-defined]
+    label = "s3"
+    serves = SERVES
+    where = "S3 bucket"
+
+    def __init__(self, storage: Storage, *, workers: int, fast_transfer: bool = True) -> None:
+        super().__init__(storage, workers=workers, fast_transfer=fast_transfer)
+        transfer = storage.transfer_config
         self.threshold: int = transfer.multipart_threshold
         self.chunk_size: int = transfer.multipart_chunksize
         self._etags: dict[str, str] = {}
         self._lock = threading.Lock()
         self._hooked: set[int] = set()
-        self._fast: _ObstoreWriter | None = None
-        from .. import conf
-
-        if conf.get("FAST_TRANSFER"):
-            self._fast = _ObstoreWriter.for_storage(storage, workers)
+        self.fast_writer(_ObstoreWriter.for_storage)
 
     # -- where -------------------------------------------------------------
     @property
     def client(self) -> Any:
-        return self.storage.connection.meta.client  # type: ignore[attr-defined]
-
-    def key(self, name: str) -> str:
-        from storages.utils import clean_name
-
-        return self.storage._normalize_name(clean_name(name))  # type: ignore[attr-defined]
-
-    def describe(self) -> str:
-        return "S3 bucket '%s' under '%s'" % (self.bucket, self.prefix or "/")
+        return self.storage.connection.meta.client
 
     # -- list --------------------------------------------------------------
     def inventory(self) -> dict[str, RemoteState]:
@@ -165,7 +135,7 @@ class S3Adapter(Adapter):
         found: dict[str, RemoteState] = {}
         paginator = self.client.get_paginator("list_objects_v2")
         cut = len(self.prefix)
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
+        for page in paginator.paginate(Bucket=self.bucket_name, Prefix=self.prefix):
             self.requests["LIST"] += 1
             for entry in page.get("Contents", ()):
                 found[entry["Key"][cut:]] = RemoteState(
@@ -188,14 +158,6 @@ class S3Adapter(Adapter):
         if gzipped:
             params["ContentEncoding"] = "gzip"
         return params, gzipped
-
-    def write_options(self, name: str) -> Any:
-        return self.write_parameters(name)
-
-    def hashes_source(self, file: LocalFile) -> bool:
-        if not getattr(self.storage, "gzip", False):
-            return bool(file.path)
-        return bool(file.path) and not self.write_parameters(file.name)[1]
 
     def prepare(self, file: LocalFile, remote: RemoteState | None) -> Prepared:
         params, gzipped = self.write_parameters(file.name)
@@ -220,20 +182,14 @@ class S3Adapter(Adapter):
             return fp.s3_multipart_etag(body, fp.s3_part_size(item.size, self.chunk_size))
 
     # -- upload ------------------------------------------------------------
-    def upload(self, item: Prepared) -> str | None:
-        key = self.key(item.file.name)
+    def write(self, key: str, item: Prepared) -> str | None:
         multipart = item.size >= self.threshold
-        try:
-            if self._fast is not None and self._fast.can_write(item.params, multipart):
-                part = fp.s3_part_size(item.size, self.chunk_size)
-                etag = self._fast.put(key, item, multipart, part)
-                self._count_put(item.size, multipart, part)
-                return etag
-            return self._upload_through_storage(key, item, multipart)
-        except TransferError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - classified and re-raised
-            raise self._classify(exc, key) from exc
+        if self._fast is not None and self._fast.can_write_as(item.params, multipart):
+            part = fp.s3_part_size(item.size, self.chunk_size)
+            etag: str | None = self._fast.put(key, item, multipart, part)
+            self._count_put(item.size, multipart, part)
+            return etag
+        return self._upload_through_storage(key, item, multipart)
 
     def _count_put(self, size: int, multipart: bool, part: int) -> None:
         if multipart:
@@ -245,7 +201,7 @@ class S3Adapter(Adapter):
     def _upload_through_storage(self, key: str, item: Prepared, multipart: bool) -> str | None:
         self._hook_client()
         with item.source() as source:
-            self.storage._save(item.file.name, File(source, name=item.file.name))  # type: ignore[attr-defined]
+            self.storage._save(item.file.name, File(source, name=item.file.name))
         self._count_put(item.size, multipart, fp.s3_part_size(item.size, self.chunk_size))
         with self._lock:
             return self._etags.pop(key, None)
@@ -286,14 +242,11 @@ class S3Adapter(Adapter):
         params = storage.get_object_parameters(self.key(name))
         return {k: v for k, v in params.items() if k in ALLOWED_DOWNLOAD_ARGS and k != "VersionId"}
 
-    def read_small(self, name: str) -> bytes | None:
-        return self.read_versioned(name)[0]
-
     def read_versioned(self, name: str) -> tuple[bytes | None, str | None]:
         self.requests["GET"] += 1
         params = self.record_read_parameters(name)
         try:
-            response = self.client.get_object(Bucket=self.bucket, Key=self.key(name), **params)
+            response = self.client.get_object(Bucket=self.bucket_name, Key=self.key(name), **params)
         except Exception as exc:  # noqa: BLE001
             if _error_code(exc) in ("NoSuchKey", "404"):
                 return None, MISSING
@@ -317,7 +270,7 @@ class S3Adapter(Adapter):
         self.requests["PUT"] += 1
         params = self.record_parameters(name, content_type)
         try:
-            self.client.put_object(Bucket=self.bucket, Key=self.key(name), Body=data, **params,
+            self.client.put_object(Bucket=self.bucket_name, Key=self.key(name), Body=data, **params,
                                    **_conditions(expect))
         except Exception as exc:  # noqa: BLE001
             code = _error_code(exc)
@@ -334,7 +287,7 @@ class S3Adapter(Adapter):
             batch = [{"Key": key} for key in chunk]
             self.requests["POST"] += 1
             response = self.client.delete_objects(
-                Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True}
+                Bucket=self.bucket_name, Delete={"Objects": batch, "Quiet": True}
             )
             errors = response.get("Errors") or []
             if errors:
@@ -345,28 +298,14 @@ class S3Adapter(Adapter):
 
     # -- errors ------------------------------------------------------------
     def _classify(self, exc: BaseException, key: str) -> TransferError:
-        code = _error_code(exc)
-        text = _one_line(exc)
-        transient_codes = {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout",
-                           "500", "502", "503", "504", "Throttling"}
-        transient = code in transient_codes or any(
-            marker in text
-            for marker in ("503", "500 Internal", "SlowDown", "timed out", "Connection reset",
-                           "Connection aborted", "EndpointConnectionError", "connection error",
-                           "Service Unavailable", "error sending request")
-        )
-        if refused(exc):  # a wrong endpoint: retrying only spends seconds
-            transient = False
-        return TransferError("%s (key %s)" % (text, key) if key else text, transient=transient,
-                             key=key)
+        return classify(exc, key, "key", _one_line(exc), also=_error_code(exc) in _TRANSIENT_CODES,
+                        markers=("SlowDown", "EndpointConnectionError", "connection error"))
 
     def explain(self, exc: BaseException) -> Explanation | None:
         text = error_text(exc)
-        bucket = "bucket '%s'" % self.bucket
+        bucket = self.named()
         if "NoSuchBucket" in text or "bucket does not exist" in text.lower():
-            return Explanation(
-                "the %s does not exist" % bucket,
-                "create it, or correct %s" % configured_as("bucket_name", "AWS_STORAGE_BUCKET_NAME"))
+            return self.missing(configured_as("bucket_name", "AWS_STORAGE_BUCKET_NAME"))
         if "AccessControlListNotSupported" in text or (
                 "NotImplemented" in text and "x-amz-acl" in text):
             return Explanation(
@@ -387,8 +326,7 @@ class S3Adapter(Adapter):
                 % (configured_as("access_key", "AWS_S3_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"),
                    configured_as("secret_key", "AWS_S3_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY")))
         if "AccessDenied" in text or "403" in text or "PermissionDenied" in text:
-            return Explanation(
-                "access denied on %s" % bucket,
+            return self.denied(
                 "give the credentials s3:ListBucket, s3:GetObject and s3:PutObject on it "
                 "(and s3:DeleteObject for --prune and --clear)")
         if refused(exc) or "Could not connect" in text or "EndpointConnectionError" in text \
@@ -399,151 +337,3 @@ class S3Adapter(Adapter):
                 "check %s and the network"
                 % configured_as("endpoint_url", "AWS_S3_ENDPOINT_URL"))
         return None
-
-    def close(self) -> None:
-        self._fast = None
-
-
-class _ObstoreWriter:
-    """Writes objects with obstore, configured from the S3Storage so that the
-    objects equal those ``S3Storage._save`` writes. One store per distinct set
-    of per-request headers (ACL, grants) and encryption settings."""
-
-    def __init__(self, base: dict[str, Any], client_options: dict[str, Any],
-                 credentials: Any, workers: int) -> None:
-        self.base = base
-        self.client_options = client_options
-        self.credentials = credentials
-        self.workers = workers
-        self._stores: dict[tuple[Any, ...], Any] = {}
-        self._lock = threading.Lock()
-
-    @classmethod
-    def for_storage(cls, storage: Any, workers: int) -> _ObstoreWriter | None:
-        """A writer for ``storage``, or None when obstore is missing or the
-        storage is set up in a way obstore cannot reproduce (then uploads go
-        through the storage itself)."""
-        try:
-            import obstore  # noqa: F401
-        except ImportError:
-            return None
-        if overrides(storage, SERVES, "_save"):  # a subclass writes its own way
-            return None
-        if overrides(storage, SERVES, "_compress_content"):
-            return None
-        config = storage.client_config
-        if getattr(config, "proxies", None) or not storage.use_ssl and not storage.endpoint_url:
-            return None
-        if isinstance(storage.verify, str):
-            return None
-        session = storage._create_session()  # cheaper than a client
-        base: dict[str, Any] = {
-            "bucket": storage.bucket_name,
-            "region": storage.region_name or session.region_name or "us-east-1",
-        }
-        style = storage.addressing_style or (getattr(config, "s3", None) or {}).get("addressing_style")
-        endpoint = storage.endpoint_url
-        if endpoint:
-            base["endpoint"] = endpoint.rstrip("/")
-            base["virtual_hosted_style_request"] = style == "virtual"
-        else:
-            base["virtual_hosted_style_request"] = style != "path" and "." not in storage.bucket_name
-        options: dict[str, Any] = {
-            "pool_max_idle_per_host": str(max(workers, 10)),
-            # A whole request, body included (obstore has no per-read timeout).
-            "timeout": "300s",
-            "connect_timeout": "%ds" % int(getattr(config, "connect_timeout", 60) or 60),
-        }
-        if endpoint and endpoint.startswith("http://"):
-            options["allow_http"] = True
-        if storage.verify is False:
-            options["allow_invalid_certificates"] = True
-        if storage.access_key and storage.secret_key:
-            credentials: Any = {
-                "access_key_id": storage.access_key,
-                "secret_access_key": storage.secret_key,
-                "token": storage.security_token or None,
-                "expires_at": None,
-            }
-        else:
-            if session.get_credentials() is None:
-                return None
-            from obstore.auth.boto3 import Boto3CredentialProvider
-
-            credentials = Boto3CredentialProvider(session)
-        return cls(base, options, credentials, workers)
-
-    def can_write(self, params: Mapping[str, Any], multipart: bool) -> bool:
-        if not set(params) <= _FAST_PARAMS:
-            return False
-        # Per-request headers would also go on every part of a multipart
-        # upload; leave those few large files to the storage itself.
-        return not (multipart and any(p in params for p in (*_HEADERS, "Expires")))
-
-    def store(self, headers: dict[str, str], encryption: dict[str, Any]) -> Any:
-        key = (tuple(sorted(headers.items())), tuple(sorted(encryption.items())))
-        with self._lock:
-            store = self._stores.get(key)
-            if store is None:
-                from obstore.store import S3Store
-
-                options = dict(self.client_options)
-                if headers:
-                    options["default_headers"] = headers
-                config = {**self.base, **encryption}
-                kwargs: dict[str, Any] = {"config": config, "client_options": options}
-                if isinstance(self.credentials, dict):
-                    config["access_key_id"] = self.credentials["access_key_id"]
-                    config["secret_access_key"] = self.credentials["secret_access_key"]
-                    if self.credentials.get("token"):
-                        config["session_token"] = self.credentials["token"]
-                else:
-                    kwargs["credential_provider"] = self.credentials
-                # Retries happen one level up, where concurrency adapts to them.
-                kwargs["retry_config"] = {"max_retries": 0}
-                bucket = config.pop("bucket")
-                store = S3Store(bucket, **kwargs)
-                self._stores[key] = store
-            return store
-
-    def put(self, key: str, item: Prepared, multipart: bool, part_size: int) -> str | None:
-        import obstore
-
-        attributes: dict[str, str] = {}
-        headers: dict[str, str] = {}
-        encryption: dict[str, Any] = {}
-        tags: dict[str, str] | None = None
-        for name, value in item.params.items():
-            if name in _ATTRIBUTES:
-                attributes[_ATTRIBUTES[name]] = str(value)
-            elif name in _HEADERS:
-                headers[_HEADERS[name]] = str(value)
-            elif name in _ENCRYPTION:
-                encryption[_ENCRYPTION[name]] = value
-            elif name == "Metadata":
-                attributes.update({str(k): str(v) for k, v in value.items()})
-            elif name == "Expires":
-                headers["Expires"] = _http_date(value)
-            elif name == "Tagging":
-                from urllib.parse import parse_qsl
-
-                tags = dict(parse_qsl(str(value), keep_blank_values=True))
-        store = self.store(headers, encryption)
-        with item.body() as body:
-            if multipart:
-                result = obstore.put(store, key, body, attributes=attributes, tags=tags,
-                                     use_multipart=True, chunk_size=part_size, max_concurrency=4)
-            else:
-                result = obstore.put(store, key, body.read(), attributes=attributes, tags=tags,
-                                     use_multipart=False)
-        return fp.normalize_etag(result.get("e_tag"))
-
-
-def _http_date(value: Any) -> str:
-    from datetime import datetime
-
-    from django.utils.http import http_date
-
-    if isinstance(value, datetime):
-        return http_date(value.timestamp())
-    return str(value)

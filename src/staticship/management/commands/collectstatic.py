@@ -13,6 +13,7 @@ from django.core.files.storage import FileSystemStorage
 from django.core.management.base import CommandError
 
 from ... import conf
+from ...errors import RunFailed
 from ...pipeline import Phase
 from ...runner import collect, configured_class, is_manifest_storage_class, stock, unwrap
 
@@ -97,7 +98,7 @@ class Command(collectstatic.Command):
         # until it is needed.
         cls = configured_class() if self.staticship else None
         if cls is None:
-            return super().is_local_storage()
+            return bool(super().is_local_storage())
         return issubclass(cls, FileSystemStorage)
 
     def collect(self) -> dict[str, list[str]]:
@@ -107,9 +108,11 @@ class Command(collectstatic.Command):
             return stock(self)
         try:
             return collect(self)
-        except CommandError as exc:
+        except (CommandError, RunFailed) as exc:
             if self.verbosity >= 3 and exc.__cause__ is not None:
                 self.stderr.write("".join(traceback.format_exception(exc.__cause__)))
+            if isinstance(exc, RunFailed):  # the core's one-line failures, as Django shows them
+                raise CommandError(str(exc)) from exc.__cause__
             raise
         except KeyboardInterrupt:
             raise CommandError(INTERRUPTED[self.interrupted_at], returncode=130) from None

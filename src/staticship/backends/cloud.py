@@ -1,0 +1,154 @@
+"""What the S3, GCS and Azure adapters share: the upload wrapper that turns
+a client's error into a ``TransferError``, the fast writer (see ``fast``),
+the location prefix and the description of where files go; batches and
+listing times."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Callable
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timezone
+from typing import Any, ClassVar, TypeVar
+
+from django.core.files.storage import Storage
+
+from ..sources import LocalFile
+from .base import Adapter, Prepared
+from .errors import Conflict, Explanation, TransferError
+
+T = TypeVar("T")
+
+
+class CloudAdapter(Adapter):
+    conditional_writes = True
+    #: How messages name the store's container ("S3 bucket", ...).
+    where: ClassVar[str] = ""
+    #: What the store calls a container ("bucket", "container").
+    noun: ClassVar[str] = "bucket"
+    #: The writer of the fast path, when the storage allows one.
+    _fast: Any = None
+
+    def __init__(self, storage: Storage, *, workers: int, fast_transfer: bool = True) -> None:
+        super().__init__(storage, workers=workers)
+        self.fast_transfer = fast_transfer  # STATICSHIP_FAST_TRANSFER
+        # The key of a one-letter name, less the letter: the location.
+        self.prefix: str = self.key("x")[:-1]
+
+    def fast_writer(self, make: Any) -> None:
+        """Use the writer ``make(storage, workers, serves)`` builds, if the
+        fast path is on (STATICSHIP_FAST_TRANSFER) and it builds one."""
+        if self.fast_transfer:
+            self._fast = make(self.storage, self.workers, self.serves)
+
+    @property
+    @abstractmethod
+    def container(self) -> str:
+        """The bucket or container name."""
+
+    def named(self) -> str:
+        return "%s '%s'" % (self.noun, self.container)
+
+    def missing(self, fix: str, cause: str = "the %s does not exist") -> Explanation:
+        """The explanation of a container that does not exist."""
+        return Explanation(cause % self.named(), "create it, or correct %s" % fix)
+
+    def denied(self, fix: str) -> Explanation:
+        """The explanation of access denied on the container."""
+        return Explanation("access denied on %s" % self.named(), fix)
+
+    def describe(self) -> str:
+        return "%s '%s' under '%s'" % (self.where, self.container, self.prefix or "/")
+
+    def upload(self, item: Prepared) -> str | None:
+        key = self.key(item.file.name)
+        try:
+            return self.write(key, item)
+        except TransferError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - classified and re-raised
+            raise self._classify(exc, key) from exc
+
+    @abstractmethod
+    def write(self, key: str, item: Prepared) -> str | None:
+        """Write ``item`` at ``key``; its new listing token, if the store said."""
+
+    def expected_token(self, item: Prepared) -> str | None:
+        return item.md5
+
+    def read_small(self, name: str) -> bytes | None:
+        return self.read_versioned(name)[0]
+
+    def write_record(self, name: str, write: Callable[[], object], expect: str | None,
+                     refusals: tuple[type[BaseException], ...]) -> None:
+        """``write()`` one record of ours; with ``expect``, one of the
+        client's ``refusals`` means the record changed since it was read."""
+        key = self.key(name)
+        try:
+            write()
+        except refusals as exc:
+            if expect is None:
+                raise self._classify(exc, key) from exc
+            raise Conflict("%s changed since it was read" % key) from exc
+        except Exception as exc:  # noqa: BLE001
+            raise self._classify(exc, key) from exc
+
+    def close(self) -> None:
+        self._fast = None
+
+
+class GzipCloudAdapter(CloudAdapter):
+    """S3 and GCS: keys by the storage's ``_normalize_name``, and a body the
+    storage may gzip (``write_parameters`` says)."""
+
+    def __init__(self, storage: Storage, *, workers: int, fast_transfer: bool = True) -> None:
+        super().__init__(storage, workers=workers, fast_transfer=fast_transfer)
+        self.bucket_name: str = storage.bucket_name
+
+    @property
+    def container(self) -> str:
+        return self.bucket_name
+
+    def key(self, name: str) -> str:
+        from storages.utils import clean_name
+
+        return str(self.storage._normalize_name(clean_name(name)))
+
+    @abstractmethod
+    def write_parameters(self, name: str) -> tuple[dict[str, Any], bool]:
+        """What the storage writes for ``name`` besides the bytes, and whether it gzips them."""
+
+    def write_options(self, name: str) -> Any:
+        return self.write_parameters(name)
+
+    def hashes_source(self, file: LocalFile) -> bool:
+        if not getattr(self.storage, "gzip", False):
+            return bool(file.path)
+        return bool(file.path) and not self.write_parameters(file.name)[1]
+
+
+def batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    """``items`` in slices of at most ``size`` (a store's batch limit)."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def timestamp(value: Any) -> float | None:
+    """Seconds since the epoch of a listing's last-modified time (a
+    ``datetime`` or an HTTP date), None when it has none."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        from email.utils import parsedate_to_datetime
+
+        try:
+            value = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+    if isinstance(value, datetime) and value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)  # stores give UTC
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, (int, float)):
+        return float(value)
+    return None

@@ -1,0 +1,71 @@
+"""The fast path the cloud backends share: obstore (Rust) writes the object
+in one request when it comes out exactly as the storage's own write would.
+Each backend's writer says which objects it can write (``can_write``) and how
+its store is configured; the rest is here."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from django.core.files.storage import Storage
+
+from .base import Prepared, overrides
+
+# Bodies up to this size go through obstore in one request (held in memory).
+FAST_MAX_SIZE = 64 * 1024 * 1024
+
+
+def available(storage: Storage, serves: str, *attributes: str) -> bool:
+    """True when obstore is installed and the storage's class writes as the
+    class at ``serves`` does (it replaces neither ``_save`` nor ``attributes``)."""
+    try:
+        import obstore  # noqa: F401
+    except ImportError:
+        return False
+    return not any(overrides(storage, serves, name) for name in ("_save", *attributes))
+
+
+def client_options(workers: int, endpoint: str = "", *, timeout: str = "300s",
+                   connect_timeout: str = "60s") -> dict[str, Any]:
+    """obstore's HTTP client options: one idle connection kept per worker, a
+    time limit on the whole request (obstore has no per-read timeout), and
+    plain HTTP when the endpoint asks for it (emulators)."""
+    options: dict[str, Any] = {
+        "pool_max_idle_per_host": str(max(workers, 10)),
+        "timeout": timeout,
+        "connect_timeout": connect_timeout,
+    }
+    if endpoint.startswith("http://"):
+        options["allow_http"] = True
+    return options
+
+
+class ObstoreWriter:
+    """Base of the backends' writers: stores built once (per distinct key,
+    for S3's per-request headers), under a lock."""
+
+    def __init__(self) -> None:
+        self._stores: dict[Hashable, Any] = {}
+        self._lock = threading.Lock()
+
+    def cached(self, key: Hashable, make: Callable[[], Any]) -> Any:
+        with self._lock:
+            store = self._stores.get(key)
+            if store is None:
+                store = self._stores[key] = make()
+            return store
+
+    def can_write(self, item: Prepared) -> bool:
+        """True when obstore writes ``item`` exactly as the storage would."""
+        return item.size <= FAST_MAX_SIZE
+
+    def put_whole(self, store: Any, key: str, item: Prepared, attributes: dict[str, str],
+                  **extra: Any) -> Any:
+        """``item`` in one request (its body held in memory)."""
+        import obstore
+
+        with item.body() as body:
+            return obstore.put(store, key, body.read(), attributes=attributes, use_multipart=False,
+                               **extra)

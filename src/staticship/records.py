@@ -1,0 +1,300 @@
+"""Step 7: our records beside the files, for one run: the state record (read at
+most once, written conditionally and merged on a race) and the deployment
+history of manifest storages. ``state`` holds their format; this module
+holds their I/O, so that the pipeline only sequences."""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from . import fingerprint as fp
+from . import manifest, prune
+from . import state as formats
+from .backends.base import MISSING, Adapter, Prepared
+from .backends.errors import Conflict
+from .calls import Calls
+from .errors import RunFailed
+from .plan import RemoteState
+from .report import Report
+from .state import State, Update
+
+Log = Callable[[str, int], None]
+# Conditional writes of the state record before a run gives up on another
+# run that keeps changing it (each attempt re-reads and merges).
+RECORD_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """A manifest run's deployment: its id, the fingerprint of its inputs,
+    and whether a deployment no record names may have come before it."""
+
+    id: str
+    inputs: str
+    gap: bool = False
+    # The deployment the live manifest described when the history missed it.
+    before: str | None = None
+
+
+class Records:
+    def __init__(self, adapter: Adapter, calls: Calls, log: Log, report: Report, state_name: str) -> None:
+        self.adapter = adapter
+        self.calls = calls
+        self.log = log
+        self.report = report
+        self.state_name = state_name
+        # Our objects as listed (not files to publish), and whether the
+        # state record is among them.
+        self.internal: dict[str, RemoteState] = {}
+        self.listed = False
+        self._state: State | None = None
+        # Deployments established from a live manifest: id -> names.
+        self.derived: dict[str, list[str]] = {}
+
+    # -- names -----------------------------------------------------------------
+    @property
+    def internal_dir(self) -> str:
+        """Where staticship's own objects live: the state record's folder (a
+        state record at the top of the location still gets a folder)."""
+        return posixpath.dirname(self.state_name) or ".staticship"
+
+    def is_internal(self, name: str) -> bool:
+        return name == self.state_name or name.startswith(self.internal_dir + "/")
+
+    def deployment_record(self, deployment: str) -> str:
+        return posixpath.join(self.internal_dir, "deployments", deployment + ".json")
+
+    def is_deployment_record(self, name: str) -> bool:
+        return name.startswith(posixpath.join(self.internal_dir, "deployments") + "/")
+
+    def take_listed(self, remote: dict[str, RemoteState]) -> None:
+        """Move our own objects out of the listing ``remote``."""
+        self.internal = {name: remote.pop(name) for name in list(remote) if self.is_internal(name)}
+        self.listed = self.state_name in self.internal
+
+    # -- the state record --------------------------------------------------------
+    def state(self) -> State:
+        """The state record, downloaded at most once, and only if it was
+        listed (else an empty one that must not exist when written)."""
+        if self._state is None:
+            if self.listed:
+                self._state = self.read_state()
+            else:
+                self._state = State(version=MISSING if self.adapter.conditional_writes else None)
+        return self._state
+
+    def read_state(self) -> State:
+        """The state record as stored now, with its version tag; one of the
+        wrong shape counts as absent (said at -v 2)."""
+        data, version = self.calls("Reading '%s'" % self.state_name,
+                                   lambda: self.adapter.read_versioned(self.state_name))
+        state = State.loads(data, version)
+        if state.problem is not None:
+            self.log("The state record '%s' is treated as absent: %s." % (
+                self.state_name, state.problem), 2)
+        return state
+
+    def manifest_section(self) -> dict[str, Any] | None:
+        """The last manifest deployment's section, when a record was listed."""
+        return self.state().manifest if self.listed else None
+
+    def confirm(self, prepared: Mapping[str, Prepared], remote: Mapping[str, RemoteState]) -> None:
+        """Accept opaque tokens that the state record vouches for."""
+        unproven = [
+            name
+            for name, item in prepared.items()
+            if name in remote and remote[name].token not in item.tokens
+        ]
+        if not unproven or not self.listed:
+            return
+        state = self.state()
+        for name in unproven:
+            item = prepared[name]
+            token = remote[name].token
+            if token is not None and state.confirms(name, token, item.md5):
+                item.tokens.add(token)
+
+    def rewrite_changed_options(
+        self, prepared: Mapping[str, Prepared], remote: Mapping[str, RemoteState]
+    ) -> dict[str, str]:
+        """Each name's write digest; a listed object that the last deployment
+        wrote with other options (headers, ACL, gzip ...) is uploaded again
+        even though its bytes match. Without a record of them (no state
+        record), the bytes decide, as on the plain path."""
+        writes = {name: self.write_digest(name) for name in prepared}
+        section = self.manifest_section()
+        recorded = section.get("writes") if isinstance(section, dict) else None
+        if not isinstance(recorded, dict):
+            return writes
+        for name, item in prepared.items():
+            listed = remote.get(name)
+            if listed is not None and recorded.get(name) != writes[name]:
+                item.tokens.discard(listed.token)
+        return writes
+
+    def outputs(
+        self,
+        prepared: Mapping[str, Prepared],
+        remote: Mapping[str, RemoteState],
+        results: Mapping[str, str | None],
+    ) -> dict[str, tuple[str | None, int]]:
+        """The token and size each published name now has remotely."""
+        published: dict[str, tuple[str | None, int]] = {}
+        for name, item in prepared.items():
+            if name in results:
+                token = results[name] or self.adapter.expected_token(item)
+                published[name] = (token, item.size)
+            else:
+                listed = remote[name]
+                published[name] = (listed.token, item.size)
+        return published
+
+    def write_digest(self, name: str) -> str:
+        return manifest.write_digest(self.adapter.write_options(name))
+
+    def recorded_writes(self) -> dict[str, str]:
+        """The write digests the last deployment recorded, by name."""
+        section = self.manifest_section()
+        recorded = section.get("writes") if isinstance(section, dict) else None
+        return dict(recorded) if isinstance(recorded, dict) else {}
+
+    def record(
+        self,
+        prepared: Mapping[str, Prepared],
+        results: Mapping[str, str | None],
+        section: dict[str, Any] | None,
+        deployment: Deployment | None,
+        names: Collection[str] | None = None,
+    ) -> None:
+        """After publishing: the deployment's record (``names``: every name it
+        uses, by default those published now), and that of the live deployment
+        it established, then the state record."""
+        if deployment is not None:
+            self.write_small(self.deployment_record(deployment.id),
+                             formats.deployment_record(deployment.id,
+                                                       prepared if names is None else names))
+            if deployment.before is not None:
+                self.write_small(self.deployment_record(deployment.before),
+                                 formats.deployment_record(
+                                     deployment.before, self.derived[deployment.before]))
+        self.update_state(prepared, results, section, deployment)
+
+    def update_state(
+        self,
+        prepared: Mapping[str, Prepared],
+        results: Mapping[str, str | None],
+        section: dict[str, Any] | None = None,
+        deployment: Deployment | None = None,
+    ) -> None:
+        """Record the tokens of uploads whose listing will not prove content,
+        the manifest section and the deployment; write the record only if it
+        changed. The write is conditional on the version read: when another
+        run wrote meanwhile, its record is read again and this run's update
+        applied to it (a bounded number of times)."""
+        opaque = {
+            name: (token, prepared[name].md5)
+            for name, token in results.items()
+            if token is not None and token not in prepared[name].tokens
+        }
+        if not opaque and section is None and not self.listed:
+            return
+        update = Update(set(results), opaque, section, deployment.id if deployment else None,
+                        deployment.before if deployment else None,
+                        bool(deployment and deployment.gap))
+        state = self.state()
+        for attempt in range(1, RECORD_ATTEMPTS + 1):
+            after = update.apply(state)
+            if after.dumps() == state.dumps() and state.problem is None:
+                self._state = state
+                return
+            try:
+                self.write_small(self.state_name, after.dumps(), expect=state.version)
+            except Conflict:
+                if attempt == RECORD_ATTEMPTS:
+                    break
+                self.log("'%s' was changed by another run; merging." % self.state_name, 2)
+                state = self.read_state()
+                continue
+            after.version = None  # written: its new tag is not known
+            self._state = after
+            return
+        raise RunFailed(
+            "Writing '%s' failed: another run changed it %d times while this one tried to "
+            "record its deployment. The files are published; run again to record them."
+            % (self.state_name, RECORD_ATTEMPTS)
+        )
+
+    def write_small(self, name: str, data: bytes, expect: str | None = None) -> None:
+        """Write one record of ours; ``expect`` makes it conditional (see
+        Adapter.write_small), and a refusal is raised as ``Conflict``."""
+        condition = {} if expect is None else {"expect": expect}  # adapters of old keep working
+        self.report.records_written += 1
+        try:
+            self.calls.retrying(lambda: self.adapter.write_small(
+                name, data, "application/json", **condition))
+        except Conflict:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise self.calls.failure("Writing '%s'" % name, exc) from exc
+
+    # -- the deployment history (manifest storages) ------------------------------
+    def history_gap(self, remote: Mapping[str, RemoteState], manifest_name: str) -> str | None:
+        """Why the recorded history may miss the deployment now live (None
+        when it cannot): files are listed, but the state record is missing,
+        unusable, names no deployment, or recorded another manifest."""
+        if not remote:
+            return None  # nothing was published before
+        if not self.listed:
+            return "there is no state record '%s'" % self.state_name
+        state = self.state()
+        if state.problem is not None:
+            return "the state record '%s' cannot be used" % self.state_name
+        if not state.deployments:
+            return "no deployment is recorded in '%s'" % self.state_name
+        listed, recorded = remote.get(manifest_name), state.recorded_output(manifest_name)
+        if listed is not None and listed.token is not None and (
+            recorded is None or recorded[0] != listed.token
+        ):
+            return "the live manifest is not the one last recorded"
+        return None
+
+    def live_deployment(self, manifest_name: str, remote: Mapping[str, RemoteState]) -> str | None:
+        """When the history missed the deployment now live: that deployment,
+        established from the live manifest (read before this run replaces
+        it), which names every file it uses. Its id; None without a usable
+        manifest."""
+        if manifest_name not in remote:
+            return None
+        data = self.calls("Reading '%s'" % manifest_name,
+                          lambda: self.adapter.read_small(manifest_name))
+        names = prune.manifest_names(data, manifest_name)
+        if data is None or names is None:
+            return None
+        found = "live-" + fp.md5_hex(data)[:19]
+        self.derived[found] = names
+        return found
+
+    def history(self, current: Deployment) -> list[str]:
+        """Deployment ids, newest first, the current one included: as this
+        run wrote them (merged with other runs' updates), or (dry run, no
+        change) as they would be."""
+        past = self.state().deployments
+        if past[:1] == [current.id]:
+            return past
+        return formats.record_deployment(past, current.id, current.gap, current.before)
+
+    def deployment_names(self, deployment: str) -> list[str] | None:
+        """The names of ``deployment``'s record; None if it is missing or
+        unusable. A record not listed is read all the same: another run may
+        have recorded it after this run listed."""
+        if deployment in self.derived:
+            return self.derived[deployment]
+        name = self.deployment_record(deployment)
+        data = self.calls("Reading '%s'" % name, lambda: self.adapter.read_small(name))
+        names, why = formats.deployment_names(data)
+        if names is None:
+            self.log("The deployment record '%s' cannot be used: %s." % (name, why), 2)
+        return names

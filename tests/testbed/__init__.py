@@ -1,0 +1,1 @@
+"""The test bed's own tests (testbed/): emulators, proxy, ports."""
