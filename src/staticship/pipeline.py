@@ -12,7 +12,6 @@ adapter's ``inventory``, through ``calls``); 4. fingerprint (``prepare``);
 from __future__ import annotations
 
 import enum
-import hashlib
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -194,33 +193,13 @@ class Pipeline:
                 section = None
                 outputs = {**(carried or {}), **records.outputs(prepared, remote, results)}
                 if deployment is not None:
-                    section = self.manifest_section(deployment, outputs, writes, carried or {},
-                                                    extra_records or {})
+                    section = records.section(deployment, outputs, writes, carried or {},
+                                              extra_records or {}, self.hashed_cache)
                 records.record(prepared, results, section, deployment, names=outputs)
         finally:
             for item in prepared.values():
                 item.discard()
         return report
-
-    def manifest_section(
-        self, deployment: Deployment, outputs: Mapping[str, tuple[str | None, int]],
-        writes: Mapping[str, str], carried: Mapping[str, Any], extra: Mapping[str, bytes],
-    ) -> dict[str, Any]:
-        """What the state record keeps of a manifest deployment: its inputs,
-        every output with its token, the options each was written with
-        (carried outputs keep those recorded), and the digests of the extra
-        records (written now, before the state record names them)."""
-        digests: dict[str, str] = {}
-        for name, data in extra.items():
-            self.records.write_small(name, data)
-            digests[name] = hashlib.sha256(data).hexdigest()
-        kept = self.records.recorded_writes()
-        section = {"inputs": deployment.inputs, "outputs": dict(outputs),
-                   "writes": {**{n: kept.get(n, "") for n in carried}, **writes},
-                   "records": digests}
-        if self.hashed_cache is not None:  # the hashed names, for the next run's skip
-            self.hashed_cache.record(section)
-        return section
 
     def record_plan(self, plan: Plan, prepared: Mapping[str, Prepared]) -> None:
         dry = self.options.dry_run

@@ -5,6 +5,8 @@ holds their I/O, so that the pipeline only sequences."""
 
 from __future__ import annotations
 
+import hashlib
+
 import posixpath
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -154,6 +156,28 @@ class Records:
 
     def write_digest(self, name: str) -> str:
         return manifest.write_digest(self.adapter.write_options(name))
+
+    def section(
+        self, deployment: Deployment, outputs: Mapping[str, tuple[str | None, int]],
+        writes: Mapping[str, str], carried: Mapping[str, Any], extra: Mapping[str, bytes],
+        hashed_cache: Any = None,
+    ) -> dict[str, Any]:
+        """What the state record keeps of a manifest deployment: its inputs,
+        every output with its token, the options each was written with
+        (carried outputs keep those recorded), the digests of the extra
+        records (written now, before the state record names them) and, with
+        STATICSHIP_HASHED_CACHE_CONTROL, the hashed names."""
+        digests: dict[str, str] = {}
+        for name, data in extra.items():
+            self.write_small(name, data)
+            digests[name] = hashlib.sha256(data).hexdigest()
+        kept = self.recorded_writes()
+        section = {"inputs": deployment.inputs, "outputs": dict(outputs),
+                   "writes": {**{n: kept.get(n, "") for n in carried}, **writes},
+                   "records": digests}
+        if hashed_cache is not None:  # the hashed names, for the next run's skip
+            hashed_cache.record(section)
+        return section
 
     def recorded_writes(self) -> dict[str, str]:
         """The write digests the last deployment recorded, by name."""
