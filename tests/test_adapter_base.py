@@ -7,9 +7,10 @@ from unittest import mock
 
 from django.core.files.storage import FileSystemStorage, InMemoryStorage
 
-from staticship.backends.base import (
-    Explanation, TransferError, batches, configured_as, derives_from, first_line, overrides,
-    refused, storage_class,
+from staticship.backends.base import derives_from, overrides, storage_class
+from staticship.backends.cloud import batches
+from staticship.backends.errors import (
+    Explanation, TransferError, configured_as, first_line, refused,
 )
 from staticship.backends.generic import GenericAdapter
 
