@@ -33,6 +33,15 @@ from . import workload as wl
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
+
+
+def _relative(path: Path) -> str:
+    """``path`` relative to the repository when it lies inside (the report
+    names no folder of the machine it ran on)."""
+    try:
+        return str(Path(path).resolve().relative_to(REPO))
+    except ValueError:
+        return Path(path).name
 PROJECT = HERE / "project"
 BUCKET = "bench"
 OLD_OBJECTS = 50_000
@@ -383,7 +392,7 @@ class Harness:
         return {
             "meta": self.meta(),
             "workloads": {
-                name: {"files": w.n_files, "bytes": w.total_bytes, "big_files": w.big_files, "root": str(w.root)}
+                name: {"files": w.n_files, "bytes": w.total_bytes, "big_files": w.big_files, "root": _relative(w.root)}
                 for name, w in self.workloads.items()
             },
             "manifest_pending": self.manifest_pending,
