@@ -100,3 +100,32 @@ def test_generic_storage_uploads_and_overwrites(tree: Tree) -> None:
         assert sorted(second.report.files.values()) == ["changed", "changed"]
         assert target.open("css/a.css").read() == b"three"
         assert sorted(target.listdir("css")[1]) == ["a.css"]
+
+
+def test_every_step_aside_is_said_at_verbosity_1(tree: Tree, tmp_path: Path) -> None:
+    """One function decides between stock and staticship, and its reason is
+    printed at -v 1 whatever it is: the user's switch, the setting, --link."""
+    import pytest
+    from django.core.management.base import CommandError
+
+    tree.write("css/a.css", b"one")
+    cases = [
+        (("--disable-staticship",), {}, "staticship is disabled (--disable-staticship)"),
+        ((), {"STATICSHIP_ENABLED": False}, "staticship is disabled (STATICSHIP_ENABLED = False)"),
+        (("--link",), {}, "--link makes symbolic links, which staticship does not create"),
+    ]
+    for n, (args, settings, why) in enumerate(cases):
+        root = tmp_path / str(n)
+        run = collectstatic(*args, tree=tree, storages=fs_storages(root),
+                            STATIC_ROOT=str(root), **settings)
+        assert run.report is None  # stock ran
+        assert "staticship: running stock collectstatic: %s." % why in run.output
+        assert (root / "css" / "a.css").exists()
+        quiet = collectstatic("-v", "0", *args, tree=tree, storages=fs_storages(root),
+                              STATIC_ROOT=str(root), **settings)
+        assert quiet.output == ""
+        # --prune is only staticship's: asked for together with stock, it is refused.
+        with pytest.raises(CommandError) as refused:
+            collectstatic("--prune", *args, tree=tree, storages=fs_storages(root),
+                          STATIC_ROOT=str(root), **settings)
+        assert str(refused.value) == "--prune needs staticship, and %s. Nothing was changed." % why

@@ -6,7 +6,8 @@ import json
 import os
 import time
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import django
 from django.conf import settings
@@ -23,6 +24,8 @@ from .manifest import PostProcessingFailed, is_manifest_storage
 from .pipeline import Options, Phase, Pipeline
 from .plan import Reason
 from .report import Report, stock_json
+
+T = TypeVar("T")
 
 
 def configured_class() -> type | None:
@@ -112,26 +115,16 @@ def is_manifest_storage_class(cls: type) -> bool:
 
 
 def collect(command: Any) -> dict[str, list[str]]:
-    """Run staticship for a ``collectstatic`` command whose options are set;
-    return what stock ``collect()`` returns, for the stock summary line."""
+    """Run staticship for a ``collectstatic`` command whose options are set,
+    or Django's own ``collect()`` when ``stock_reason`` gives a reason; return
+    what stock ``collect()`` returns, for the stock summary line."""
     check_report_path(command)
-    storage = destination(command)
-    if isinstance(storage, FileSystemStorage):
-        # Stock's configuration error before any work: a local storage with
-        # no location (an empty STATIC_ROOT) raises ImproperlyConfigured.
-        storage.path("")
-    if getattr(command, "prune", False) and not command.post_process and hasattr(storage, "post_process"):
-        raise CommandError(
-            "--prune with --no-post-process would delete what post-processing made for the "
-            "live deployment (a manifest storage's manifest and hashed files): drop "
-            "--no-post-process, or drop --prune. Nothing was changed."
-        )
-    run = conf.Settings.read()
-    options = run_options(command, run)
-    why = stock_reason(command, storage, run)
+    target = once(lambda: Target.of(command))
+    run = once(conf.Settings.read)
+    why = stock_reason(command, target, run)
     if why is not None:
         return fall_back(command, why)
-    report = run_pipeline(command, storage, options, run)
+    report = run_pipeline(command, target(), run_options(command, run()), run())
     return {
         "modified": report.uploaded,
         "unmodified": report.names(Reason.UNCHANGED),
@@ -142,18 +135,67 @@ def collect(command: Any) -> dict[str, list[str]]:
     }
 
 
-def stock_reason(command: Any, storage: Storage, run: conf.Settings) -> str | None:
-    """Why Django's own collectstatic should run instead of staticship (said
-    at -v 1), or None when staticship runs."""
-    manifest = command.post_process and is_manifest_storage(storage)
-    if command.post_process and hasattr(storage, "post_process") and not manifest:
+def once(make: Callable[[], T]) -> Callable[[], T]:
+    """``make``, called the first time only (what the decision needs is
+    built when it needs it, and then kept)."""
+    made: list[T] = []
+
+    def get() -> T:
+        if not made:
+            made.append(make())
+        return made[0]
+    return get
+
+
+@dataclass(frozen=True)
+class Target:
+    """The destination of a run, examined once: the storage, the options it
+    was configured with, and whether the run post-processes it as a manifest
+    storage."""
+
+    storage: Storage
+    options: dict[str, Any]
+    manifest: bool
+
+    @classmethod
+    def of(cls, command: Any) -> Target:
+        """The command's destination, once the options that cannot work on it
+        are refused (before any work, as stock refuses them)."""
+        storage = destination(command)
+        if isinstance(storage, FileSystemStorage):
+            # Stock's configuration error before any work: a local storage with
+            # no location (an empty STATIC_ROOT) raises ImproperlyConfigured.
+            storage.path("")
+        if getattr(command, "prune", False) and not command.post_process \
+                and hasattr(storage, "post_process"):
+            raise CommandError(
+                "--prune with --no-post-process would delete what post-processing made for "
+                "the live deployment (a manifest storage's manifest and hashed files): drop "
+                "--no-post-process, or drop --prune. Nothing was changed."
+            )
+        manifest = bool(command.post_process and is_manifest_storage(storage))
+        return cls(storage, configured_options(), manifest)
+
+
+def stock_reason(command: Any, target: Callable[[], Target],
+                 run: Callable[[], conf.Settings]) -> str | None:
+    """The one place that decides: why Django's own collectstatic runs
+    instead of staticship (said at -v 1), or None when staticship runs.
+    ``target`` builds the destination and ``run`` reads the settings; neither
+    happens when the command alone decides (staticship disabled, ``--link``)."""
+    if getattr(command, "disabled_by", None):
+        return "staticship is disabled (%s)" % command.disabled_by
+    if command.symlink:
+        return "--link makes symbolic links, which staticship does not create"
+    storage = target().storage
+    if command.post_process and hasattr(storage, "post_process") and not target().manifest:
         # Some other post-processing storage: its post_process() may read
         # the destination, so it gets stock's sequence of operations.
         return ("%s post-processes without a manifest, and its post_process() may read the "
                 "destination" % type(storage).__qualname__)
-    if manifest and "manifest_storage" in configured_options():
+    if target().manifest and "manifest_storage" in target().options:
         return "the manifest is kept in a separate manifest_storage"
-    if not run.adapter and detect(storage).label == "generic":
+    if not run().adapter and detect(storage).label == "generic":
         # Nothing proves content on a storage staticship does not know, so
         # Django's own rule (modification times) decides, as before.
         return ("staticship has no adapter for %s (STATICSHIP_ADAPTER = "
@@ -173,10 +215,11 @@ def run_options(command: Any, run: conf.Settings) -> Options:
     )
 
 
-def run_pipeline(command: Any, storage: Storage, options: Options, run: conf.Settings) -> Report:
-    """The pipeline over ``storage``, its summary lines and ``--report``; a
-    failed run still writes its report (what it planned and what it wrote)."""
-    manifest = command.post_process and is_manifest_storage(storage)
+def run_pipeline(command: Any, target: Target, options: Options, run: conf.Settings) -> Report:
+    """The pipeline over the target's storage, its summary lines and
+    ``--report``; a failed run still writes its report (what it planned and
+    what it wrote)."""
+    storage, manifest = target.storage, target.manifest
     completed = Completed()
     front = progress.for_command(command.verbosity, command.stdout, command.stderr)
     pipeline: Pipeline | None = None
@@ -189,7 +232,7 @@ def run_pipeline(command: Any, storage: Storage, options: Options, run: conf.Set
         try:
             if manifest:
                 report = post_processing(command, lambda: pipeline.run_manifest(
-                    storage, configured_options()))
+                    storage, target.options))
                 if not command.dry_run:
                     refresh_live(command.storage, pipeline.processed)
             else:
@@ -232,15 +275,18 @@ def failed(command: Any, exc: BaseException, pipeline: Pipeline | None, complete
 
 
 def fall_back(command: Any, why: str) -> dict[str, list[str]]:
-    """Run stock for a case staticship does not handle, saying why at -v 1,
-    and saying so too when the user asked for what only staticship does
-    (``--prune``)."""
-    command.log("staticship: running stock collectstatic: %s." % why, 1)
+    """Run stock for a case staticship does not handle, saying why at -v 1.
+    ``--prune``, which only staticship does, is refused when the user chose
+    stock (disabled, ``--link``) and ignored, with a warning, when the
+    storage did."""
     if getattr(command, "prune", False):
+        if getattr(command, "disabled_by", None) or command.symlink:
+            raise CommandError("--prune needs staticship, and %s. Nothing was changed." % why)
         command.stderr.write(
             "--prune is ignored: %s, so Django's stock collectstatic runs, and it does not "
             "prune." % why, style_func=command.style.WARNING,
         )
+    command.log("staticship: running stock collectstatic: %s." % why, 1)
     return stock(command)
 
 

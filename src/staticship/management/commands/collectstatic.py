@@ -15,7 +15,7 @@ from django.core.management.base import CommandError
 from ... import conf
 from ...errors import RunFailed
 from ...pipeline import Phase
-from ...runner import collect, configured_class, is_manifest_storage_class, stock, unwrap
+from ...runner import collect, configured_class, is_manifest_storage_class, unwrap
 
 # What is true after Ctrl-C, by how far the run got (None: stock was running).
 INTERRUPTED: dict[Phase | None, str] = {
@@ -63,7 +63,11 @@ class Command(collectstatic.Command):
 
     def set_options(self, **options: Any) -> None:
         super().set_options(**options)
-        self.staticship = bool(conf.get("ENABLED")) and not options.get("disable_staticship")
+        #: Why the user turned staticship off for this run (None: it is on).
+        self.disabled_by: str | None = (
+            "--disable-staticship" if options.get("disable_staticship")
+            else None if conf.get("ENABLED") else "STATICSHIP_ENABLED = False")
+        self.staticship = self.disabled_by is None
         self.report_path = options.get("report")
         self.prune = bool(options.get("prune"))
         #: How far the run got when Ctrl-C came (set by the runner).
@@ -102,10 +106,6 @@ class Command(collectstatic.Command):
         return issubclass(cls, FileSystemStorage)
 
     def collect(self) -> dict[str, list[str]]:
-        if not self.staticship or self.symlink:
-            if self.prune:
-                raise CommandError("--prune needs staticship (it is disabled, or --link is set).")
-            return stock(self)
         try:
             return collect(self)
         except (CommandError, RunFailed) as exc:
