@@ -28,8 +28,8 @@ from ..sources import LocalFile
 from .base import MISSING, Prepared, overrides, prepare_body
 from .cloud import CloudAdapter, batches, timestamp
 from .errors import (
-    Explanation, TransferError, batch_failure, classify, configured_as, error_text,
-    one_line, refused,
+    Explanation, TransferError, batch_failure, classify, configured_as, Failure,
+    one_line,
 )
 from .azure_fast import _ObstoreWriter
 from .azure_list import Listed, parse_list_blobs, raw_pages  # noqa: F401 - parse_list_blobs: tests
@@ -344,22 +344,21 @@ class AzureAdapter(CloudAdapter):
 
     # -- errors ------------------------------------------------------------
     def _classify(self, exc: BaseException, key: str) -> TransferError:
-        return classify(exc, key, "blob", one_line(exc), status=getattr(exc, "status_code", None),
-                        also=type(exc).__name__ in _TRANSIENT_TYPES,
-                        markers=("ServerBusy", "OperationTimedOut"),
+        return classify(exc, key, "blob", one_line(exc), also=type(exc).__name__ in _TRANSIENT_TYPES,
+                        codes=("ServerBusy", "OperationTimedOut", "InternalError"),
                         permanent=(400, 401, 403, 404, 409, 412))
 
     def explain(self, exc: BaseException) -> Explanation | None:
-        text = error_text(exc)
-        if "ContainerNotFound" in text:
+        failure = Failure.of(exc)
+        if failure.code == "ContainerNotFound":
             return self.missing(configured_as("azure_container", "AZURE_CONTAINER"))
-        if "AuthenticationFailed" in text or "AuthorizationFailure" in text or "403" in text:
+        if failure.status == 403 or failure.code in ("AuthenticationFailed", "AuthorizationFailure"):
             return self.denied(
                 "check the account key, SAS token or credential (%s), and that it may "
                 "list, read, write and delete blobs"
                 % configured_as("connection_string", "AZURE_CONNECTION_STRING",
                                 "AZURE_ACCOUNT_KEY", "AZURE_SAS_TOKEN"))
-        if refused(exc) or "Failed to establish" in text or "error sending request" in text:
+        if failure.unreachable:
             return Explanation(
                 "the Azure endpoint cannot be reached",
                 "check %s and the network"

@@ -5,17 +5,20 @@ texts the clients' errors are read from."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import errno
 import re
-from typing import Any
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 from ..errors import StaticshipError
 
 #: HTTP statuses worth retrying: timeouts, throttling, server errors.
 TRANSIENT_STATUS = (408, 429, 500, 502, 503, 504)
-#: Texts of connection-level failures (no status at all) worth retrying.
-TRANSIENT_TEXTS = ("timed out", "Connection reset", "Connection aborted", "error sending request",
-                   "Service Unavailable", "503", "500 Internal")
+#: OS error numbers of a connection that broke or timed out (worth retrying).
+LOST_ERRNOS = frozenset({errno.ECONNRESET, errno.ECONNABORTED, errno.EPIPE, errno.ETIMEDOUT})
+#: obstore's HTTP error kinds (its debug text: ``HttpError { kind: ... }``)
+#: of a request that never got an answer (worth retrying).
+LOST_KINDS = frozenset({"Timeout", "Interrupted", "Request", "Connect", "Decode"})
 
 
 class TransferError(StaticshipError):
@@ -74,11 +77,110 @@ def error_text(exc: BaseException) -> str:
     return "\n".join(parts)
 
 
+def causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and the errors behind it: Python's chain, azure-core's
+    ``inner_exception`` and urllib3's ``reason``."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            return
+        yield seen
+        behind = seen.__cause__ or seen.__context__ or getattr(seen, "inner_exception", None) \
+            or getattr(seen, "reason", None)
+        seen = behind if isinstance(behind, BaseException) else None
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What the clients tell of an error, as codes: the HTTP status, the
+    store's error code and the OS error numbers along its chain. boto3,
+    google-cloud-storage, azure-core and requests give them as attributes;
+    obstore only in its debug text, from which they are parsed (its
+    ``status: 403``, ``<Code>...</Code>``, ``Os { code: 111 }`` and
+    ``HttpError { kind: ... }``)."""
+
+    status: int | None
+    code: str
+    errnos: frozenset[int]
+    kinds: frozenset[str]
+
+    @classmethod
+    def of(cls, exc: BaseException) -> Failure:
+        status, code, errnos = None, "", set()
+        for error in causes(exc):
+            if isinstance(error, OSError):
+                number = error.errno or next(
+                    (n for kind, n in _ERRNO_OF.items() if isinstance(error, kind)), 0)
+                if number:
+                    errnos.add(number)
+            status = status or _status_of(error)
+            code = code or _code_of(error)
+        text = error_text(exc)
+        if status is None:
+            found = re.search(r"\bstatus(?: code)?: (\d{3})\b", text)
+            status = int(found.group(1)) if found else None
+        if not code:
+            found = re.search(r"<Code>(\w+)</Code>|ErrorCode:\s*(\w+)", text)
+            code = (found.group(1) or found.group(2)) if found else ""
+        errnos.update(int(n) for n in re.findall(r"Os \{\s*code: (\d+)", text))
+        kinds = frozenset(re.findall(r"HttpError \{\s*kind: (\w+)", text))
+        return cls(status, code, frozenset(errnos), kinds)
+
+    @property
+    def refused(self) -> bool:
+        """Nothing listens at the endpoint: a wrong endpoint or a stopped
+        server, which retrying would only wait for."""
+        return errno.ECONNREFUSED in self.errnos
+
+    @property
+    def unreachable(self) -> bool:
+        """No answer came at all (refused, unresolvable, broken, timed out)."""
+        return self.status is None and bool(self.errnos or self.kinds)
+
+    @property
+    def lost(self) -> bool:
+        """The connection broke or timed out before an answer: worth retrying."""
+        return self.status is None and not self.refused and bool(
+            self.errnos & LOST_ERRNOS or self.kinds & LOST_KINDS)
+
+
+#: Python's connection errors, for clients that raise them without an errno
+#: (http.client's RemoteDisconnected, socket timeouts).
+_ERRNO_OF: dict[type[OSError], int] = {
+    ConnectionRefusedError: errno.ECONNREFUSED,
+    ConnectionResetError: errno.ECONNRESET,
+    ConnectionAbortedError: errno.ECONNABORTED,
+    BrokenPipeError: errno.EPIPE,
+    TimeoutError: errno.ETIMEDOUT,
+}
+
+
+def _status_of(error: BaseException) -> int | None:
+    """The HTTP status an SDK error carries: boto3's response metadata,
+    azure-core's ``status_code``, google-api-core's ``code``, requests'
+    response."""
+    response = getattr(error, "response", None)
+    if isinstance(response, dict):
+        value = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    else:
+        value = getattr(error, "status_code", None) or getattr(response, "status_code", None)
+        if value is None and not isinstance(error, OSError):
+            value = getattr(error, "code", None)
+    return value if isinstance(value, int) and 100 <= value < 600 else None
+
+
+def _code_of(error: BaseException) -> str:
+    """The store's own error code: boto3's ``Error.Code``, azure-core's
+    ``error_code``."""
+    response = getattr(error, "response", None)
+    if isinstance(response, dict):
+        return str(response.get("Error", {}).get("Code") or "")
+    return str(getattr(error, "error_code", None) or "")
+
+
 def refused(exc: BaseException) -> bool:
-    """True when nothing listens at the endpoint (connection refused): a
-    wrong endpoint or a stopped server, which retrying would only wait for."""
-    text = error_text(exc)
-    return "Connection refused" in text or "os error 111" in text or "Errno 111" in text
+    """True when nothing listens at the endpoint (see ``Failure.refused``)."""
+    return Failure.of(exc).refused
 
 
 def first_line(exc: BaseException) -> str:
@@ -88,18 +190,20 @@ def first_line(exc: BaseException) -> str:
 
 
 def classify(
-    exc: BaseException, key: str, noun: str, text: str, *, status: Any = None, also: bool = False,
-    markers: tuple[str, ...] = (), permanent: tuple[int, ...] = (),
+    exc: BaseException, key: str, noun: str, text: str, *, also: bool = False,
+    codes: tuple[str, ...] = (), permanent: tuple[int, ...] = (),
 ) -> TransferError:
     """``exc`` as one line (``text``) naming the object (``noun`` ``key``),
-    transient when its HTTP status is one worth retrying, the backend found
-    a reason of its own (``also``: its error code), or its text shows a
-    connection-level failure (or one of ``markers``); never for a status in
-    ``permanent`` or a refused connection (a wrong endpoint: retrying only
-    spends seconds)."""
-    transient = (status in TRANSIENT_STATUS or also
-                 or any(m in text for m in TRANSIENT_TEXTS + markers))
-    if status in permanent or refused(exc):
+    transient when its HTTP status is one worth retrying, its error code is
+    one of the store's ``codes`` for "slow down" or "try again", the backend
+    found a reason of its own (``also``), or the connection broke or timed
+    out before an answer; never for a status in ``permanent`` or a refused
+    connection (a wrong endpoint: retrying only spends seconds). Decided by
+    ``Failure``'s codes, never by words in the message."""
+    failure = Failure.of(exc)
+    transient = (failure.status in TRANSIENT_STATUS or failure.code in codes or also
+                 or failure.lost)
+    if failure.status in permanent or failure.refused:
         transient = False
     return TransferError("%s (%s %s)" % (text, noun, key) if key else text, transient=transient, key=key)
 

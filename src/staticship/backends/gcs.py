@@ -35,8 +35,8 @@ from ..sources import LocalFile
 from .base import MISSING, Prepared, overrides, prepare_body
 from .cloud import GzipCloudAdapter, batches, timestamp
 from .errors import (
-    Explanation, TransferError, batch_failure, classify, configured_as, error_text,
-    first_line, refused,
+    Explanation, TransferError, batch_failure, classify, configured_as, error_text, Failure,
+    first_line,
 )
 from .gcs_fast import _ObstoreWriter
 
@@ -52,9 +52,6 @@ _DEFAULT_CHUNK = 100 * 1024 * 1024
 BATCH_LIMIT = 100
 _BATCH_TIMEOUT = 120
 # Texts of GCS client errors worth retrying, besides the shared ones.
-_TRANSIENT_TEXTS = ("502", "504", "429", "Too Many Requests", "Timeout", "ConnectionError",
-                    "RemoteDisconnected")
-
 
 def listing_token(md5_b64: str | None, crc32c_b64: str | None) -> str | None:
     """The token of a listed object: its MD5 in hex, else its CRC32C."""
@@ -298,24 +295,23 @@ class GCSAdapter(GzipCloudAdapter):
     # -- errors ------------------------------------------------------------
     def _classify(self, exc: BaseException, key: str) -> TransferError:
         text = "%s: %s" % (type(exc).__name__, first_line(exc))
-        return classify(exc, key, "object", text, status=getattr(exc, "code", None),
-                        markers=_TRANSIENT_TEXTS, permanent=(400, 401, 403, 404, 412))
+        return classify(exc, key, "object", text, permanent=(400, 401, 403, 404, 412))
 
     def explain(self, exc: BaseException) -> Explanation | None:
-        text = error_text(exc)
-        if "404" in text and ("bucket" in text.lower() or "Not Found" in text):
+        failure = Failure.of(exc)
+        if failure.status == 404:  # keys are never looked up: only a bucket is missing
             return self.missing(configured_as("bucket_name", "GS_BUCKET_NAME"),
                                 "the %s does not exist or is not visible to these credentials")
-        if "403" in text or "Forbidden" in text or "AccessDenied" in text:
+        if failure.status == 403 or failure.code == "AccessDenied":
             return self.denied(
                 "give the credentials storage.objects.list, get and create on it (and "
                 "delete, to overwrite and for --prune and --clear)")
-        if "401" in text or "Unauthorized" in text or "invalid_grant" in text:
+        if failure.status == 401 or "invalid_grant" in error_text(exc):  # google-auth's refresh
             return Explanation(
                 "the Google credentials were rejected",
                 "check %s or GOOGLE_APPLICATION_CREDENTIALS"
                 % configured_as("credentials", "GS_CREDENTIALS"))
-        if refused(exc) or "error sending request" in text or "Max retries exceeded" in text:
+        if failure.unreachable:
             return Explanation(
                 "the GCS endpoint cannot be reached",
                 "check the network (and STORAGE_EMULATOR_HOST, for an emulator)")

@@ -24,6 +24,7 @@ from .base import MISSING, Prepared, prepare_body
 from .cloud import GzipCloudAdapter, batches, timestamp
 from .errors import (
     Conflict, Explanation, TransferError, classify, configured_as, error_text, first_line, refused,
+    Failure,
 )
 from .s3_fast import _ObstoreWriter
 
@@ -298,39 +299,39 @@ class S3Adapter(GzipCloudAdapter):
 
     # -- errors ------------------------------------------------------------
     def _classify(self, exc: BaseException, key: str) -> TransferError:
-        return classify(exc, key, "key", _one_line(exc), also=_error_code(exc) in _TRANSIENT_CODES,
-                        markers=("SlowDown", "EndpointConnectionError", "connection error"))
+        return classify(exc, key, "key", _one_line(exc), codes=_TRANSIENT_CODES)
 
     def explain(self, exc: BaseException) -> Explanation | None:
-        text = error_text(exc)
+        failure, text = Failure.of(exc), error_text(exc)
         bucket = self.named()
-        if "NoSuchBucket" in text or "bucket does not exist" in text.lower():
+        if failure.code == "NoSuchBucket":
             return self.missing(configured_as("bucket_name", "AWS_STORAGE_BUCKET_NAME"))
-        if "AccessControlListNotSupported" in text or (
-                "NotImplemented" in text and "x-amz-acl" in text):
+        if failure.code == "AccessControlListNotSupported" or (
+                failure.code == "NotImplemented" and "x-amz-acl" in text):  # the header refused
             return Explanation(
                 "the %s does not accept ACLs" % bucket,
                 "set %s to None (and remove any ACL from %s)"
                 % (configured_as("default_acl", "AWS_DEFAULT_ACL"),
                    configured_as("object_parameters", "AWS_S3_OBJECT_PARAMETERS")))
-        if "x-amz-checksum" in text or "XAmzContentSHA256Mismatch" in text or (
-                "InvalidArgument" in text and "checksum" in text.lower()):
+        if failure.code == "XAmzContentSHA256Mismatch" or (
+                failure.code in ("InvalidArgument", "NotImplemented", "InvalidRequest")
+                and "checksum" in text.lower()):  # the header or algorithm refused
             return Explanation(
                 "the store refused the request checksum that boto3 1.36+ sends by default",
                 "pass botocore's Config(request_checksum_calculation='when_required') as %s"
                 % configured_as("client_config", "AWS_S3_CLIENT_CONFIG"))
-        if "InvalidAccessKeyId" in text or "SignatureDoesNotMatch" in text or "Unauthenticated" in text:
+        if failure.code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "Unauthenticated") \
+                or failure.status == 401:
             return Explanation(
                 "the S3 credentials were rejected",
                 "check the access key and secret (%s, %s, or the AWS_* environment variables)"
                 % (configured_as("access_key", "AWS_S3_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"),
                    configured_as("secret_key", "AWS_S3_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY")))
-        if "AccessDenied" in text or "403" in text or "PermissionDenied" in text:
+        if failure.code == "AccessDenied" or failure.status == 403:
             return self.denied(
                 "give the credentials s3:ListBucket, s3:GetObject and s3:PutObject on it "
                 "(and s3:DeleteObject for --prune and --clear)")
-        if refused(exc) or "Could not connect" in text or "EndpointConnectionError" in text \
-                or "error sending request" in text:
+        if failure.unreachable:
             endpoint = getattr(self.storage, "endpoint_url", None) or "the S3 endpoint"
             return Explanation(
                 "%s cannot be reached" % endpoint,
