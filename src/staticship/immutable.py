@@ -17,7 +17,8 @@ the write digest that decides the no-change skip see the same value.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from django.core.files.storage import Storage
@@ -64,6 +65,17 @@ class Override:
         """Give ``names`` (content-hashed) the hashed Cache-Control."""
         self.names = frozenset(names)
         self.keys = frozenset(self.key(name) for name in self.names)
+
+    @contextmanager
+    def trying(self, names: Iterable[str]) -> Iterator[None]:
+        """``names`` get the hashed Cache-Control inside the block only (to
+        ask what they would be written with), then the names are as before."""
+        before = self.names, self.keys
+        self.use(names)
+        try:
+            yield
+        finally:
+            self.names, self.keys = before
 
     def __call__(self, name: str) -> dict[str, Any]:
         params = dict(self.original(name))

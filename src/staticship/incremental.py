@@ -40,6 +40,7 @@ import os
 import posixpath
 import shutil
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -526,12 +527,12 @@ def _written_otherwise(pipeline: Any, work: Plan) -> str | None:
     the storage would use now (gzip, headers, ACL ...): it must be written
     again, which only a full run does."""
     recorded = pipeline.records.recorded_writes()
-    if pipeline.hashed_cache is not None:  # the kept hashed names, as this run writes them
-        pipeline.hashed_cache.use(work.seeded[n] for n in work.seeded if work.seeded[n] != n)
-    for name in work.carried:
-        if recorded.get(name) != pipeline.records.write_digest(name):
-            return name
-    return None
+    hashed_now = [work.seeded[n] for n in work.seeded if work.seeded[n] != n]
+    # The kept hashed names, as this run would write them (asked, not kept).
+    with (pipeline.hashed_cache.trying(hashed_now) if pipeline.hashed_cache is not None
+          else nullcontext()):
+        return next((name for name in work.carried
+                     if recorded.get(name) != pipeline.records.write_digest(name)), None)
 
 
 def _process(pipeline: Any, stage: manifest.Stage, storage: Any, options: Mapping[str, Any],
