@@ -71,26 +71,25 @@ def find_fake_gcs_server() -> Path:
     return binary
 
 
-def find_azurite() -> Path:
-    override = os.environ.get("TESTBED_AZURITE_BLOB")
-    binary = Path(override) if override else REPO_ROOT / "node_modules" / ".bin" / "azurite-blob"
+def find_node_binary(name: str, override: str) -> Path:
+    """``node_modules/.bin/<name>`` (package.json pins it), or the path in
+    the environment variable ``override``."""
+    given = os.environ.get(override)
+    binary = Path(given) if given else REPO_ROOT / "node_modules" / ".bin" / name
     if not binary.exists():
         raise SetupError(
-            f"Azurite not found at {binary}: run `npm install` in {REPO_ROOT} "
-            "(package.json pins azurite), or set TESTBED_AZURITE_BLOB"
+            f"{name} not found at {binary}: run `npm install` in {REPO_ROOT} "
+            f"(package.json pins it), or set {override}"
         )
     return binary
+
+
+def find_azurite() -> Path:
+    return find_node_binary("azurite-blob", "TESTBED_AZURITE_BLOB")
 
 
 def find_s3rver() -> Path:
-    override = os.environ.get("TESTBED_S3RVER")
-    binary = Path(override) if override else REPO_ROOT / "node_modules" / ".bin" / "s3rver"
-    if not binary.exists():
-        raise SetupError(
-            f"s3rver not found at {binary}: run `npm install` in {REPO_ROOT} "
-            "(package.json pins s3rver), or set TESTBED_S3RVER"
-        )
-    return binary
+    return find_node_binary("s3rver", "TESTBED_S3RVER")
 
 
 def _check_moto() -> None:
