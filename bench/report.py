@@ -17,11 +17,12 @@ STORAGE_LABEL = {
     "azure": "AzureStorage",
 }
 STORAGE_ORDER = tuple(STORAGE_LABEL)
-SCENARIOS = ("cold", "warm", "changed", "bucket50k")
+SCENARIOS = ("cold", "warm", "changed", "cssedit", "bucket50k")
 SCENARIO_LABEL = {
     "cold": "cold: empty bucket",
     "warm": "warm: nothing changed, every mtime touched",
     "changed": "1% of the files changed (mtimes touched)",
+    "cssedit": "one stylesheet that references others edited (mtimes touched)",
     "bucket50k": "warm, bucket already holds 50,000 older objects",
 }
 VARIANT_ORDER = ("stock", "collectfasta", "staticship")
@@ -191,6 +192,8 @@ def targets(R: Results) -> list[dict]:
             ok = None if (s is None or o is None) else o / s >= factor
             add(text, "–" if ok is None else f"{fmt_s(s)} s vs {fmt_s(o)} s = {fmt_ratio(o / s)} faster", ok)
 
+    manifest_edit_targets(R, add)
+
     # GCS and Azure (#5): the same behaviour as S3 on 1,000 files.
     name = R.workload_by_files(1000)
     for storage in ("gcs", "azure"):
@@ -228,6 +231,34 @@ def targets(R: Results) -> list[dict]:
             if t["verdict"] in ("MET", "MISSED"):
                 t["verdict"] += f" (at {R.meta['latency_ms']:g} ms, targets are set for 20 ms)"
     return out
+
+
+def manifest_edit_targets(R: Results, add) -> None:
+    """Issue #17: a small change on a manifest storage costs about what it
+    costs a plain storage, and about a no-change run."""
+    name = R.workload_by_files(10000)
+    label = "S3ManifestStaticStorage, 10k files, 1% changed"
+    if name is None:
+        add(f"{label}: ≤ 1.5× staticship's S3Storage time for the same change", "workload not run", None, missing=True)
+    else:
+        m = R.wall(R.cell(name, "s3manifest", "changed", "staticship"))
+        p = R.wall(R.cell(name, "s3", "changed", "staticship"))
+        cf = R.wall(R.cell(name, "s3manifest", "changed", "collectfasta"))
+        ok = None if (m is None or p is None) else m <= 1.5 * p
+        add(f"{label}: ≤ 1.5× staticship's S3Storage time for the same change",
+            "–" if ok is None else f"{fmt_s(m)} s vs {fmt_s(p)} s = {m / p:.2f}×", ok)
+        ok = None if (m is None or cf is None) else cf / m >= 8
+        add(f"{label}: staticship ≥ 8× faster than Collectfasta",
+            "–" if ok is None else f"{fmt_s(m)} s vs {fmt_s(cf)} s = {fmt_ratio(cf / m)} faster", ok)
+    real = next((n for n in R.workloads if n.startswith("real")), None)
+    text = "S3ManifestStaticStorage, real workload, one stylesheet edited: ≤ 1.3× a no-change run"
+    if real is None:
+        add(text, "workload not run", None, missing=True)
+        return
+    e = R.wall(R.cell(real, "s3manifest", "cssedit", "staticship"))
+    w = R.wall(R.cell(real, "s3manifest", "warm", "staticship"))
+    ok = None if (e is None or w is None) else e <= 1.3 * w
+    add(text, "–" if ok is None else f"{fmt_s(e)} s vs {fmt_s(w)} s = {e / w:.2f}×", ok)
 
 
 # ---------------------------------------------------------------------------
@@ -329,6 +360,7 @@ def markdown(R: Results, png_name: str | None) -> str:
     L.append("- **cold:** empty bucket.")
     L.append("- **warm:** the bucket holds what the same tool uploaded; no file changed, but every source file has a new mtime, as after a fresh CI checkout.")
     L.append("- **1% changed:** as warm, and 1% of the files (chosen from a seed; never the files above 8 MB) have new content.")
+    L.append("- **one stylesheet edited:** as warm, and the stylesheet with the most `url()`/`@import` references has one comment appended (S3ManifestStaticStorage on the real apps' files: a developer's usual deploy).")
     L.append(
         f"- **50k bucket:** as warm, and the bucket also holds {m['old_objects']:,} older objects under the same location, from older deployments."
     )
@@ -430,6 +462,9 @@ def markdown(R: Results, png_name: str | None) -> str:
             if not any(c["workload"] == wname and c["storage"] == storage for c in R.cells):
                 continue
             scenarios = SCENARIOS if storage in ("s3", "s3manifest") else ("cold", "warm", "changed")
+            # One stylesheet edited: the manifest storage on the real apps only.
+            scenarios = [sc for sc in scenarios
+                         if sc != "cssedit" or (storage == "s3manifest" and wname.startswith("real"))]
             for variant in VARIANT_ORDER:
                 missing = [sc for sc in scenarios if R.cell(wname, storage, sc, variant) is None]
                 if missing and len(missing) < len(scenarios) or (missing and variant != "staticship"):

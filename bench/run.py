@@ -49,7 +49,7 @@ CHANGE_FRACTION = 0.01
 
 VARIANTS = ("stock", "collectfasta", "staticship")
 STORAGES = ("s3", "s3manifest", "gcs", "azure")
-SCENARIOS = ("cold", "warm", "changed", "bucket50k")
+SCENARIOS = ("cold", "warm", "changed", "cssedit", "bucket50k")
 STORAGE_LABEL = {
     "s3": "S3Storage",
     "s3manifest": "S3ManifestStaticStorage",
@@ -74,6 +74,7 @@ SCENARIO_LABEL = {
     "cold": "cold (empty bucket)",
     "warm": "warm (nothing changed, mtimes touched)",
     "changed": "1% of files changed",
+    "cssedit": "one stylesheet that references others edited",
     "bucket50k": "warm, bucket already holds 50,000 older objects",
 }
 
@@ -263,7 +264,7 @@ class Harness:
         for i in range(reps):
             prepare(i)
             cell.objects_before = self.remote(storage).object_count()
-            run = self.run_once(variant, storage, w, verify=(i == 0 and scenario in ("cold", "changed")))
+            run = self.run_once(variant, storage, w, verify=(i == 0 and scenario in ("cold", "changed", "cssedit")))
             cell.runs.append(run)
             log(
                 f"  {w.name:>14} {storage:<10} {scenario:<9} {variant:<12} run {i + 1}/{reps}: "
@@ -354,6 +355,9 @@ class Harness:
             finally:
                 wl.restore(w.root, originals)
 
+        if plan.get("cssedit", 0) and remote.snapshots:
+            self.run_css_edit(w, storage, variant, plan["cssedit"], restore)
+
         if plan.get("bucket50k", 0) and remote.snapshots:
 
             def seeded_prep(i):
@@ -364,6 +368,24 @@ class Harness:
             self.run_cell(w, storage, "bucket50k", variant, plan["bucket50k"], seeded_prep)
         if remote.snapshots:
             remote.drop_snapshots()
+
+    def run_css_edit(self, w: wl.Workload, storage: str, variant: str, reps: int, restore) -> None:
+        """A developer's usual deploy (issue #17): the bucket as the tool left
+        it, and one stylesheet that references other files edited."""
+        css = wl.most_referencing_css(w.root, w.files)
+        originals: dict[str, bytes] = {}
+
+        def prep(i: int) -> None:
+            wl.restore(w.root, originals)
+            restore(i)
+            originals.update(wl.change(w.root, [css], 1.0, seed=i + 1))
+            wl.touch_all(w.root)
+
+        try:
+            cell = self.run_cell(w, storage, "cssedit", variant, reps, prep)
+            cell.changed_files = 1
+        finally:
+            wl.restore(w.root, originals)
 
     @staticmethod
     def change_candidates(w: wl.Workload) -> list[str]:
@@ -534,9 +556,13 @@ def full_plan(w: wl.Workload, storage: str, variant: str) -> dict[str, int]:
         # pass; it is run once, on the smaller workloads only.
         if variant == "stock":
             return {} if big or w.name.startswith("real") else {"cold": 1}
+        # One stylesheet edited (#17): on the real apps' files, whose CSS
+        # reference each other as a project's do.
+        edit = 3 if w.name.startswith("real") else 0
         if variant == "collectfasta":
-            return {"cold": 1 if big else 3, "warm": 1 if big else 3, "changed": 1 if big else 3}
-        return {"cold": 3, "warm": 3, "changed": 3}
+            return {"cold": 1 if big else 3, "warm": 1 if big else 3, "changed": 1 if big else 3,
+                    "cssedit": min(edit, 1)}
+        return {"cold": 3, "warm": 3, "changed": 3, "cssedit": edit}
     if variant == "stock":
         # ~2 sequential requests a file cold, ~4 warm (HEAD, HEAD, DELETE,
         # PUT, because every mtime is new): 10k files take 10-20 minutes a

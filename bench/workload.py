@@ -263,6 +263,18 @@ def copy_real(root: str | os.PathLike) -> Workload:
     return Workload("real:" + "+".join(m.split(".")[-1] for m in used), root, tuple(files), total, big)
 
 
+def most_referencing_css(root: str | os.PathLike, files) -> str:
+    """The stylesheet with the most references to other files (``url()``,
+    ``@import``): editing it makes a manifest storage rewrite, and rename,
+    what depends on it. Ties go to the first name."""
+    def references(rel: str) -> int:
+        text = (Path(root) / rel).read_text(errors="replace")
+        return text.count("url(") + text.count("@import")
+
+    sheets = sorted(f for f in files if f.endswith(".css"))
+    return max(sheets, key=lambda rel: (references(rel), [-ord(c) for c in rel]))
+
+
 def choose_changed(files: tuple[str, ...] | list[str], fraction: float, seed: int) -> list[str]:
     k = max(1, round(len(files) * fraction))
     rng = random.Random(f"change-{seed}-{len(files)}")

@@ -70,6 +70,14 @@ class StagedMixin:
         kwargs["manifest_storage"] = stage
         super().__init__(*args, **kwargs)
 
+    def _create_session(self) -> Any:
+        """S3Storage's boto3 session (its ``url()`` builds two resources),
+        sharing botocore's parsed models (see backends.boto). Only storages
+        that have the method call it."""
+        from .backends.boto import share_loader
+
+        return share_loader(super()._create_session())  # type: ignore[misc]
+
     def _local(self, name: str) -> str:
         """The staged path of ``name`` (cheaper than FileSystemStorage.path,
         which post-processing calls tens of thousands of times)."""
