@@ -548,7 +548,7 @@ def chart(R: Results, png_path: Path) -> None:
         ax.set_yscale("log")
         ax.set_xticks(range(len(scen)))
         ax.set_xticklabels(["cold", "warm", "1% changed", "50k bucket"][: 0] or [
-            {"cold": "cold", "warm": "warm", "changed": "1% changed", "bucket50k": "50k bucket"}[s] for s in scen
+            {"cold": "cold", "warm": "warm", "changed": "1% changed", "cssedit": "1 CSS edit", "bucket50k": "50k bucket"}[s] for s in scen
         ])
         ax.set_ylabel("seconds (log)")
         ax.set_title(f"{wname} · {STORAGE_LABEL[storage]}", fontsize=10)
