@@ -201,7 +201,11 @@ def staged_storage(
     staged_cls = type("Staged" + cls.__name__, (*mixins, StagedMixin, cls), {"__module__": __name__})
     stage = FileSystemStorage(location=root, base_url="/")
     kwargs = {k: v for k, v in options.items() if k != "manifest_storage"}
-    return staged_cls(stage=stage, **kwargs)
+    staged = staged_cls(stage=stage, **kwargs)
+    from .backends.boto import share_connections
+
+    share_connections(storage, staged)
+    return staged
 
 
 def _stable(value: Any) -> Any:

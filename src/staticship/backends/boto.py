@@ -29,4 +29,23 @@ def share_loader(session: Any) -> Any:
             _loader = core.get_component("data_loader")
         else:
             core.register_component("data_loader", _loader)
+            if hasattr(session, "_loader"):
+                session._loader = _loader  # boto3 reads resource models through its own
     return session
+
+
+def share_connections(source: Any, target: Any) -> None:
+    """``target``, an S3Storage of the same class and options as ``source``
+    (a staged copy), uses ``source``'s boto3 resources: the same
+    connection, built once. The models ``source``'s resource parsed are
+    shared with the sessions made later (``share_loader``)."""
+    global _loader
+    for attribute in ("_connections", "_unsigned_connections"):
+        local = getattr(source, attribute, None)
+        if isinstance(local, threading.local) and hasattr(target, attribute):
+            setattr(target, attribute, local)
+    built = getattr(getattr(source, "_connections", None), "connection", None)
+    loader = getattr(getattr(getattr(built, "meta", None), "client", None), "_loader", None)
+    with _lock:
+        if _loader is None and loader is not None:
+            _loader = loader
