@@ -1,0 +1,127 @@
+"""The S3 path without obstore: one boto3 client shared by every worker,
+built as the storage builds its own (its session, endpoint, region, verify
+and client config: signature, addressing style, checksum settings), with a
+connection pool as large as the workers. Objects are written with the calls
+and arguments the storage's ``upload_fileobj`` would make (s3transfer's own
+lists of which ExtraArgs go on which call), in the part size staticship
+predicts, so that the ETag is the one expected.
+
+``S3Storage._save`` instead builds a boto3 resource per thread (64 threads,
+64 clients: seconds of CPU) and a transfer manager per file."""
+
+from __future__ import annotations
+
+import threading
+from contextlib import suppress
+from typing import Any
+
+from .. import fingerprint as fp
+from .base import Prepared
+
+
+def shared_client(storage: Any, workers: int) -> Any:
+    """A boto3 S3 client as ``S3Storage.connection`` makes one, with a pool
+    of at least ``workers`` connections (botocore keeps 10 and discards the
+    rest after each request)."""
+    from botocore.config import Config
+
+    config = storage.client_config
+    pool = max(workers, getattr(config, "max_pool_connections", None) or 10)
+    pooled = Config(max_pool_connections=pool)
+    config = config.merge(pooled) if config is not None else pooled
+    session = storage._create_session()
+    return session.client("s3", region_name=storage.region_name, use_ssl=storage.use_ssl,
+                          endpoint_url=storage.endpoint_url, config=config,
+                          verify=storage.verify)
+
+
+def _upload_args(client: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` (the storage's ExtraArgs) with the defaults the transfer
+    manager adds (boto3 1.36+: a CRC32 checksum unless the client config
+    says ``when_required``)."""
+    args = dict(params)
+    if getattr(client.meta.config, "request_checksum_calculation", None) == "when_supported":
+        with suppress(ImportError):  # s3transfer before 0.11 adds none
+            from s3transfer.utils import set_default_checksum_algorithm
+
+            set_default_checksum_algorithm(args)
+    return args
+
+
+class BotoWriter:
+    """Writes objects through one shared boto3 client (built on first use:
+    a run with nothing to upload builds none)."""
+
+    def __init__(self, storage: Any, workers: int) -> None:
+        self.storage = storage
+        self.workers = workers
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = shared_client(self.storage, self.workers)
+        return self._client
+
+    def put(self, bucket: str, key: str, item: Prepared, multipart: bool,
+            part_size: int) -> str | None:
+        """Write ``item`` as ``upload_fileobj`` would (in parts of
+        ``part_size`` when ``multipart``); the ETag the store gave."""
+        from s3transfer.upload import UploadSubmissionTask as Task
+
+        args = _upload_args(self.client, item.params)
+        if multipart:
+            return self._put_parts(bucket, key, item, part_size, args)
+        args = {k: v for k, v in args.items() if k not in Task.PUT_OBJECT_BLOCKLIST}
+        with item.body() as body:
+            response = self.client.put_object(Bucket=bucket, Key=key, Body=body, **args)
+        return fp.normalize_etag(response.get("ETag"))
+
+    def _put_parts(self, bucket: str, key: str, item: Prepared, part_size: int,
+                   args: dict[str, Any]) -> str | None:
+        from s3transfer.constants import FULL_OBJECT_CHECKSUM_ARGS
+        from s3transfer.upload import UploadSubmissionTask as Task
+
+        for checksum in FULL_OBJECT_CHECKSUM_ARGS:  # as the transfer manager does
+            if checksum in args:
+                args["ChecksumType"] = "FULL_OBJECT"
+                args["ChecksumAlgorithm"] = checksum.replace("Checksum", "")
+        create = {k: v for k, v in args.items() if k not in Task.CREATE_MULTIPART_BLOCKLIST}
+        client = self.client
+        upload_id = client.create_multipart_upload(Bucket=bucket, Key=key, **create)["UploadId"]
+        where = {"Bucket": bucket, "Key": key, "UploadId": upload_id}
+        try:
+            parts = self._send_parts(where, item, part_size,
+                                     {k: v for k, v in args.items() if k in Task.UPLOAD_PART_ARGS})
+            response = client.complete_multipart_upload(
+                MultipartUpload={"Parts": parts}, **where,
+                **{k: v for k, v in args.items() if k in Task.COMPLETE_MULTIPART_ARGS})
+        except BaseException:
+            with suppress(Exception):  # best effort; the error that matters is the first
+                client.abort_multipart_upload(**where, **{
+                    k: v for k, v in args.items() if k in ("RequestPayer", "ExpectedBucketOwner")})
+            raise
+        return fp.normalize_etag(response.get("ETag"))
+
+    def _send_parts(self, where: dict[str, Any], item: Prepared, part_size: int,
+                    args: dict[str, Any]) -> list[dict[str, Any]]:
+        """UploadPart for each ``part_size`` slice of the body, in order."""
+        checksum = "Checksum%s" % str(args.get("ChecksumAlgorithm", "")).upper()
+        parts: list[dict[str, Any]] = []
+        with item.body() as body:
+            while True:
+                chunk = body.read(part_size)
+                if not chunk and parts:
+                    break
+                number = len(parts) + 1
+                response = self.client.upload_part(PartNumber=number, Body=chunk, **where, **args)
+                part = {"ETag": response["ETag"], "PartNumber": number}
+                if "ChecksumAlgorithm" in args and checksum in response:
+                    part[checksum] = response[checksum]
+                parts.append(part)
+                if len(chunk) < part_size:
+                    break
+        return parts
