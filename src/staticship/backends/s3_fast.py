@@ -185,9 +185,10 @@ def blocked(storage: Any, serves: str) -> Off | None:
     if off is not None:
         return off
     if getattr(storage.client_config, "proxies", None):
+        where = (configured_as("proxies", "AWS_S3_PROXIES") if storage.proxies
+                 else configured_as("client_config", "AWS_S3_CLIENT_CONFIG"))
         return Off("the S3 client config sets proxies, which obstore does not take",
-                   "remove proxies from %s if the endpoint can be reached without them"
-                   % configured_as("client_config", "AWS_S3_CLIENT_CONFIG", "AWS_S3_PROXIES"))
+                   "remove the proxies (%s) if the endpoint can be reached without them" % where)
     if not storage.use_ssl and not storage.endpoint_url:
         return Off("use_ssl is False without an endpoint URL",
                    "set %s to the endpoint's http:// URL, or use_ssl to True"
