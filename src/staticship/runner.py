@@ -207,11 +207,7 @@ def run_pipeline(command: Any, storage: Storage, options: Options, run: conf.Set
     invalidation = cdn.invalidate(storage, report, hashed.names(pipeline.processed), command.log,
                                   run.cloudfront_distribution)
     report.invalidation = invalidation.as_json() if invalidation is not None else None
-    say_fast_path(command, pipeline, at_start=False)
-    if command.verbosity >= 1:
-        # Phase lines (CI logs) already gave each phase's seconds.
-        for line in report.summary_lines(seconds=not isinstance(front, progress.PhaseLines)):
-            command.stdout.write(line)
+    summarise(command, pipeline, front)
     command.report = report
     if invalidation is not None and invalidation.status == "failed":  # staticship #16
         error = invalidation.failure_line()
@@ -220,6 +216,15 @@ def run_pipeline(command: Any, storage: Storage, options: Options, run: conf.Set
         raise CommandError(error)
     write_report_after_success(command, report.as_json(planned_bytes=completed.planned_bytes))
     return report
+
+
+def summarise(command: Any, pipeline: Pipeline, front: Any) -> None:
+    """The lines a run ends with, at -v 1."""
+    say_fast_path(command, pipeline, at_start=False)
+    if command.verbosity >= 1:
+        # Phase lines (CI logs) already gave each phase's seconds.
+        for line in pipeline.report.summary_lines(seconds=not isinstance(front, progress.PhaseLines)):
+            command.stdout.write(line)
 
 
 def fast_path_status(adapter: Any) -> dict[str, Any] | None:
