@@ -266,3 +266,27 @@ def test_sse_c_objects_equal_stock(s3: S3Target, tree: Tree, no_obstore: None) -
     expected = _objects(s3, "stock", **sse)  # boto3 adds the key's MD5
     assert sorted(expected) == sorted(tree.files)
     assert _objects(s3, "ours", **sse) == expected
+
+
+def test_listing_without_obstore_gives_the_times_botocore_gives(s3: S3Target, tree: Tree,
+                                                               no_obstore: None) -> None:
+    """The shared client parses the listing's ISO 8601 times itself (half
+    the CPU of botocore's parser): the same instants, for every object."""
+    from django.test import override_settings
+
+    from staticship.backends.s3 import S3Adapter
+
+    for i in range(3):
+        tree.write("css/f%d.css" % i, b"p%d{}" % i)
+    storages = s3.settings()
+    collectstatic(tree=tree, storages=storages)
+    with override_settings(STORAGES=storages):
+        storage = S3Storage(**storages["staticfiles"]["OPTIONS"])
+        adapter = S3Adapter(storage, workers=4)
+        assert adapter._fast is None
+        listed = adapter.inventory()
+        head = adapter.client.head_object(Bucket=s3.bucket, Key=s3.location() + "/css/f0.css")
+    expected = {key[len(s3.location()) + 1:]: entry["LastModified"].timestamp()
+                for key, entry in s3.objects(s3.location() + "/").items()}
+    assert {name: state.modified for name, state in listed.items()} == expected
+    assert head["LastModified"].timestamp() == expected["css/f0.css"]  # an HTTP-date header

