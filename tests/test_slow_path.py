@@ -36,6 +36,20 @@ class OwnSave(S3Storage):
         return str(super()._save(name, content))
 
 
+class OwnConnection(S3Storage):
+    """A storage that builds its boto3 connection its own way: every call
+    goes through it (here it only counts the threads that asked)."""
+
+    asked: set[int] = set()
+
+    @property
+    def connection(self) -> Any:
+        import threading
+
+        OwnConnection.asked.add(threading.get_ident())
+        return super().connection
+
+
 @pytest.fixture
 def no_obstore(monkeypatch: pytest.MonkeyPatch) -> None:
     """obstore cannot be imported (as after ``pip uninstall obstore``)."""
@@ -290,3 +304,17 @@ def test_listing_without_obstore_gives_the_times_botocore_gives(s3: S3Target, tr
                 for key, entry in s3.objects(s3.location() + "/").items()}
     assert {name: state.modified for name, state in listed.items()} == expected
     assert head["LastModified"].timestamp() == expected["css/f0.css"]  # an HTTP-date header
+
+
+def test_a_storage_that_builds_its_own_connection_is_written_through_it(
+        s3: S3Target, tree: Tree, no_obstore: None) -> None:
+    for i in range(6):
+        tree.write("js/f%d.js" % i, b"f(%d)" % i)
+    OwnConnection.asked.clear()
+    storages = s3.settings("%s.%s" % (__name__, "OwnConnection"))
+    run = collectstatic(tree=tree, storages=storages, STATICSHIP_WORKERS=4)
+    assert len(run.report.uploaded) == 6
+    assert len(OwnConnection.asked) >= 2  # the listing's thread and the workers'
+    assert run.report.fast_path["via"] == "boto3"
+    s3.assert_holds(s3.location() + "/", {"%s/%s" % (s3.location(), n): d
+                                          for n, d in tree.files.items()})

@@ -207,7 +207,7 @@ class S3Adapter(GzipCloudAdapter):
             self.went_slow(off)
             if self.own_save():
                 return self._upload_through_storage(key, item, multipart)
-            etag = self._boto.put(self.bucket_name, key, item, multipart, part)
+            etag = self._boto.put(self.client, self.bucket_name, key, item, multipart, part)
         self._count_put(item.size, multipart, part)
         return etag
 

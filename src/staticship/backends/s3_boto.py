@@ -91,62 +91,67 @@ class BotoWriter:
                     self._client = shared_client(self.storage, self.workers)
         return self._client
 
-    def put(self, bucket: str, key: str, item: Prepared, multipart: bool,
+    def put(self, client: Any, bucket: str, key: str, item: Prepared, multipart: bool,
             part_size: int) -> str | None:
-        """Write ``item`` as ``upload_fileobj`` would (in parts of
-        ``part_size`` when ``multipart``); the ETag the store gave."""
+        """Write ``item`` through ``client`` (the shared one, unless the
+        storage builds its connection its own way) as ``upload_fileobj``
+        would, in parts of ``part_size`` when ``multipart``; the ETag the
+        store gave."""
         from s3transfer.upload import UploadSubmissionTask as Task
 
-        args = _upload_args(self.client, item.params)
+        args = _upload_args(client, item.params)
         if multipart:
-            return self._put_parts(bucket, key, item, part_size, args)
+            return _put_parts(client, bucket, key, item, part_size, args)
         args = {k: v for k, v in args.items() if k not in Task.PUT_OBJECT_BLOCKLIST}
         with item.body() as body:
-            response = self.client.put_object(Bucket=bucket, Key=key, Body=body, **args)
+            response = client.put_object(Bucket=bucket, Key=key, Body=body, **args)
         return fp.normalize_etag(response.get("ETag"))
 
-    def _put_parts(self, bucket: str, key: str, item: Prepared, part_size: int,
-                   args: dict[str, Any]) -> str | None:
-        from s3transfer.constants import FULL_OBJECT_CHECKSUM_ARGS
-        from s3transfer.upload import UploadSubmissionTask as Task
 
-        for checksum in FULL_OBJECT_CHECKSUM_ARGS:  # as the transfer manager does
-            if checksum in args:
-                args["ChecksumType"] = "FULL_OBJECT"
-                args["ChecksumAlgorithm"] = checksum.replace("Checksum", "")
-        create = {k: v for k, v in args.items() if k not in Task.CREATE_MULTIPART_BLOCKLIST}
-        client = self.client
-        upload_id = client.create_multipart_upload(Bucket=bucket, Key=key, **create)["UploadId"]
-        where = {"Bucket": bucket, "Key": key, "UploadId": upload_id}
-        try:
-            parts = self._send_parts(where, item, part_size,
-                                     {k: v for k, v in args.items() if k in Task.UPLOAD_PART_ARGS})
-            response = client.complete_multipart_upload(
-                MultipartUpload={"Parts": parts}, **where,
-                **{k: v for k, v in args.items() if k in Task.COMPLETE_MULTIPART_ARGS})
-        except BaseException:
-            with suppress(Exception):  # best effort; the error that matters is the first
-                client.abort_multipart_upload(**where, **{
-                    k: v for k, v in args.items() if k in ("RequestPayer", "ExpectedBucketOwner")})
-            raise
-        return fp.normalize_etag(response.get("ETag"))
+def _put_parts(client: Any, bucket: str, key: str, item: Prepared, part_size: int,
+               args: dict[str, Any]) -> str | None:
+    """CreateMultipartUpload, the parts, CompleteMultipartUpload, each with
+    the ExtraArgs the transfer manager gives that call (aborted on failure)."""
+    from s3transfer.constants import FULL_OBJECT_CHECKSUM_ARGS
+    from s3transfer.upload import UploadSubmissionTask as Task
 
-    def _send_parts(self, where: dict[str, Any], item: Prepared, part_size: int,
-                    args: dict[str, Any]) -> list[dict[str, Any]]:
-        """UploadPart for each ``part_size`` slice of the body, in order."""
-        checksum = "Checksum%s" % str(args.get("ChecksumAlgorithm", "")).upper()
-        parts: list[dict[str, Any]] = []
-        with item.body() as body:
-            while True:
-                chunk = body.read(part_size)
-                if not chunk and parts:
-                    break
-                number = len(parts) + 1
-                response = self.client.upload_part(PartNumber=number, Body=chunk, **where, **args)
-                part = {"ETag": response["ETag"], "PartNumber": number}
-                if "ChecksumAlgorithm" in args and checksum in response:
-                    part[checksum] = response[checksum]
-                parts.append(part)
-                if len(chunk) < part_size:
-                    break
-        return parts
+    for checksum in FULL_OBJECT_CHECKSUM_ARGS:  # as the transfer manager does
+        if checksum in args:
+            args["ChecksumType"] = "FULL_OBJECT"
+            args["ChecksumAlgorithm"] = checksum.replace("Checksum", "")
+    create = {k: v for k, v in args.items() if k not in Task.CREATE_MULTIPART_BLOCKLIST}
+    upload_id = client.create_multipart_upload(Bucket=bucket, Key=key, **create)["UploadId"]
+    where = {"Bucket": bucket, "Key": key, "UploadId": upload_id}
+    try:
+        parts = _send_parts(client, where, item, part_size,
+                            {k: v for k, v in args.items() if k in Task.UPLOAD_PART_ARGS})
+        response = client.complete_multipart_upload(
+            MultipartUpload={"Parts": parts}, **where,
+            **{k: v for k, v in args.items() if k in Task.COMPLETE_MULTIPART_ARGS})
+    except BaseException:
+        with suppress(Exception):  # best effort; the error that matters is the first
+            client.abort_multipart_upload(**where, **{
+                k: v for k, v in args.items() if k in ("RequestPayer", "ExpectedBucketOwner")})
+        raise
+    return fp.normalize_etag(response.get("ETag"))
+
+
+def _send_parts(client: Any, where: dict[str, Any], item: Prepared, part_size: int,
+                args: dict[str, Any]) -> list[dict[str, Any]]:
+    """UploadPart for each ``part_size`` slice of the body, in order."""
+    checksum = "Checksum%s" % str(args.get("ChecksumAlgorithm", "")).upper()
+    parts: list[dict[str, Any]] = []
+    with item.body() as body:
+        while True:
+            chunk = body.read(part_size)
+            if not chunk and parts:
+                break
+            number = len(parts) + 1
+            response = client.upload_part(PartNumber=number, Body=chunk, **where, **args)
+            part = {"ETag": response["ETag"], "PartNumber": number}
+            if "ChecksumAlgorithm" in args and checksum in response:
+                part[checksum] = response[checksum]
+            parts.append(part)
+            if len(chunk) < part_size:
+                break
+    return parts
