@@ -87,8 +87,18 @@ $(VENV_BENCH)/.installed: pyproject.toml bench/requirements.txt
 	$(VENV_BENCH)/bin/pip install -q -e '.[s3,gcs,azure]' -r bench/requirements.txt '$(DJANGO_NEW)'
 	touch $@
 
-bench: $(VENV_BENCH)/.installed node_modules/.installed
-	$(VENV_BENCH)/bin/python -m bench.run --full --latency-ms 20 --out docs/
+# The same install without obstore, for the "staticship, no obstore" rows (issue #13).
+VENV_BENCH_PLAIN := .venv-bench-plain
+$(VENV_BENCH_PLAIN)/.installed: pyproject.toml bench/requirements.txt
+	@test -n "$(PY_NEW)" || { echo "Python 3.12+ is needed (set PY_NEW=/path/to/python3.12)"; exit 1; }
+	$(PY_NEW) -m venv $(VENV_BENCH_PLAIN)
+	$(VENV_BENCH_PLAIN)/bin/pip install -q -e '.[s3,gcs,azure]' -r bench/requirements.txt '$(DJANGO_NEW)'
+	$(VENV_BENCH_PLAIN)/bin/pip uninstall -y -q obstore
+	touch $@
+
+bench: $(VENV_BENCH)/.installed $(VENV_BENCH_PLAIN)/.installed node_modules/.installed
+	$(VENV_BENCH)/bin/python -m bench.run --full --latency-ms 20 --out docs/ \
+	  --plain-python $(VENV_BENCH_PLAIN)/bin/python
 	$(VENV_BENCH)/bin/python -m bench.postprocess --files 1000 3000 --runs 3 --out docs/
 
 bench-quick: $(VENV_BENCH)/.installed

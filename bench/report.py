@@ -25,8 +25,10 @@ SCENARIO_LABEL = {
     "cssedit": "one stylesheet that references others edited (mtimes touched)",
     "bucket50k": "warm, bucket already holds 50,000 older objects",
 }
-VARIANT_ORDER = ("stock", "collectfasta", "staticship")
-VARIANT_LABEL = {"stock": "stock Django", "collectfasta": "Collectfasta", "staticship": "staticship", "floor": "floor"}
+VARIANT_ORDER = ("stock", "collectfasta", "staticship", "staticship-plain")
+VARIANT_LABEL = {"stock": "stock Django", "collectfasta": "Collectfasta", "staticship": "staticship",
+                 "staticship-plain": "staticship, no obstore", "floor": "floor"}
+PLAIN = "staticship-plain"
 KIND_ORDER = ("LIST", "HEAD", "GET", "PUT", "POST", "DELETE")
 
 
@@ -176,6 +178,10 @@ def targets(R: Results) -> list[dict]:
             ok,
         )
 
+    out_plain = plain_targets(R)
+    for t in out_plain:
+        add(*t)
+
     for n in (1000, 10000):
         name = R.workload_by_files(n)
         label = f"{n // 1000}k files"
@@ -261,6 +267,26 @@ def manifest_edit_targets(R: Results, add) -> None:
     add(text, "–" if ok is None else f"{fmt_s(e)} s vs {fmt_s(w)} s = {e / w:.2f}×", ok)
 
 
+def plain_targets(R: Results) -> list[tuple]:
+    """Issue #13: staticship without obstore (a second virtualenv), S3Storage,
+    1k files: cold ≥ 4× faster than Collectfasta, warm within 1.3× of the floor."""
+    name = R.workload_by_files(1000)
+    label = "S3Storage, 1k files, obstore not installed"
+    cold_text = f"{label}, cold: staticship ≥ 4× faster than Collectfasta"
+    warm_text = f"{label}, warm: within 1.3× of the floor"
+    if name is None or not any(c["variant"] == PLAIN for c in R.cells):
+        return [(cold_text, "not run", None, False, True), (warm_text, "not run", None, False, True)]
+    cold = R.wall(R.cell(name, "s3", "cold", PLAIN))
+    cf = R.wall(R.cell(name, "s3", "cold", "collectfasta"))
+    ok = None if (cold is None or cf is None) else cf / cold >= 4
+    meas = "–" if ok is None else f"{fmt_s(cold)} s vs {fmt_s(cf)} s = {fmt_ratio(cf / cold)} faster"
+    warm = R.wall(R.cell(name, "s3", "warm", PLAIN))
+    floor = R.wall(R.cell(name, "s3", "floor", "floor"))
+    ok_w = None if (warm is None or floor is None) else warm <= 1.3 * floor
+    meas_w = "–" if ok_w is None else f"{fmt_s(warm)} s vs floor {fmt_s(floor)} s = {warm / floor:.2f}×"
+    return [(cold_text, meas, ok), (warm_text, meas_w, ok_w)]
+
+
 # ---------------------------------------------------------------------------
 # Markdown
 
@@ -334,6 +360,12 @@ def markdown(R: Results, png_name: str | None) -> str:
         "file) and keep the answer in that cache, which is empty on a CI runner."
     )
     L.append("- **staticship:** `staticship` before `django.contrib.staticfiles`, no other setting.")
+    if any(c["variant"] == PLAIN for c in R.cells):
+        L.append(
+            "- **staticship, no obstore:** the same settings, run by the Python of a second virtualenv installed like the "
+            "first and then `pip uninstall obstore` (as a plain `pip install` that lost it): uploads and the listing go "
+            "through one boto3 client shared by the workers. S3Storage, 1,000 files, cold and warm only."
+        )
     L.append(
         "- **floor:** the same Django project doing nothing remote. For S3Storage, GoogleCloudStorage and AzureStorage, a "
         "management command that starts Django, builds the storage, runs the staticfiles finders and reads and MD5-hashes every file (what any tool that compares content must do). For "
@@ -466,6 +498,8 @@ def markdown(R: Results, png_name: str | None) -> str:
             scenarios = [sc for sc in scenarios
                          if sc != "cssedit" or (storage == "s3manifest" and wname.startswith("real"))]
             for variant in VARIANT_ORDER:
+                if variant == PLAIN:  # run where its plan says only (see the variants above)
+                    continue
                 missing = [sc for sc in scenarios if R.cell(wname, storage, sc, variant) is None]
                 if missing and len(missing) < len(scenarios) or (missing and variant != "staticship"):
                     notes.append(f"- {wname} · {STORAGE_LABEL[storage]} · {VARIANT_LABEL[variant]}: {', '.join(missing)}")
@@ -498,7 +532,8 @@ def markdown(R: Results, png_name: str | None) -> str:
     L.append("")
     L.append("```sh")
     L.append("pip install -e '.[s3,gcs,azure]' -r bench/requirements.txt && npm install   # Azurite, for the Azure rows")
-    L.append("python -m bench.run --full --latency-ms 20 --out docs/     # make bench")
+    L.append("python -m bench.run --full --latency-ms 20 --out docs/     # make bench (the no-obstore rows: --plain-python,")
+    L.append("                                                           #  a second virtualenv after pip uninstall obstore)")
     L.append("python -m bench.run --quick --out docs/                    # make bench-quick")
     L.append("```")
     L.append("")
@@ -526,7 +561,8 @@ def chart(R: Results, png_path: Path) -> None:
     cols = 2 if len(panels) > 1 else 1
     rows = math.ceil(len(panels) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(7 * cols, 4.2 * rows), squeeze=False)
-    colors = {"stock": "#9e9e9e", "collectfasta": "#e69f00", "staticship": "#0072b2"}
+    colors = {"stock": "#9e9e9e", "collectfasta": "#e69f00", "staticship": "#0072b2",
+              PLAIN: "#56b4e9"}
     for ax, (wname, storage) in zip(axes.flat, panels):
         scen = [sc for sc in SCENARIOS if any(R.cell(wname, storage, sc, v) for v in VARIANT_ORDER)]
         width = 0.8 / len(VARIANT_ORDER)
@@ -535,7 +571,7 @@ def chart(R: Results, png_path: Path) -> None:
             for j, sc in enumerate(scen):
                 w = R.wall(R.cell(wname, storage, sc, variant))
                 if w is not None:
-                    xs.append(j + (i - 1) * width)
+                    xs.append(j + (i - (len(VARIANT_ORDER) - 1) / 2) * width)
                     ys.append(w)
             if xs:
                 label = VARIANT_LABEL[variant] + (" (stock fallback)" if variant == "staticship" and R.pending(storage) else "")

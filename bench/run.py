@@ -47,7 +47,10 @@ BUCKET = "bench"
 OLD_OBJECTS = 50_000
 CHANGE_FRACTION = 0.01
 
-VARIANTS = ("stock", "collectfasta", "staticship")
+VARIANTS = ("stock", "collectfasta", "staticship", "staticship-plain")
+# staticship as a plain `pip install` may leave it: obstore uninstalled (issue
+# #13), run by the Python of a second virtualenv (--plain-python).
+PLAIN = "staticship-plain"
 STORAGES = ("s3", "s3manifest", "gcs", "azure")
 SCENARIOS = ("cold", "warm", "changed", "cssedit", "bucket50k")
 STORAGE_LABEL = {
@@ -195,7 +198,8 @@ class Harness:
         return env
 
     def run_once(self, variant: str, storage: str, w: wl.Workload, verify: bool = False) -> Run:
-        cmd = [sys.executable, str(PROJECT / "manage.py")]
+        python = self.args.plain_python if variant == PLAIN else sys.executable
+        cmd = [python, str(PROJECT / "manage.py")]
         if variant == "floor":
             cmd += ["bench_floor"] + (["--manifest"] if storage == "s3manifest" else [])
         else:
@@ -321,7 +325,7 @@ class Harness:
             restore(i)
             wl.touch_all(w.root)
             floor = self.floors.get((w.name, storage))
-            if variant == "staticship" and storage == "s3" and floor is not None:
+            if variant in ("staticship", PLAIN) and storage == "s3" and floor is not None:
                 # One more floor run right before each staticship warm run, so
                 # that "warm vs floor" compares runs made under the same load.
                 run = self.run_once("floor", storage, w)
@@ -498,6 +502,7 @@ class Harness:
             "old_objects": OLD_OBJECTS,
             "change_fraction": CHANGE_FRACTION,
             "seed": self.args.seed,
+            "plain_python": _relative(Path(self.args.plain_python)) if PLAIN in self.args.variants else None,
         }
 
     # ---- the whole thing --------------------------------------------------
@@ -534,6 +539,8 @@ class Harness:
 
 
 def quick_plan(w: wl.Workload, storage: str, variant: str) -> dict[str, int]:
+    if variant == PLAIN:
+        return {"cold": 1, "warm": 2} if storage == "s3" else {}
     if variant == "stock":
         return {"cold": 1}
     if variant == "collectfasta":
@@ -543,6 +550,11 @@ def quick_plan(w: wl.Workload, storage: str, variant: str) -> dict[str, int]:
 
 def full_plan(w: wl.Workload, storage: str, variant: str) -> dict[str, int]:
     big = w.n_files > 5000
+    if variant == PLAIN:
+        # Without obstore: S3Storage, the 1,000-file workload, cold and warm.
+        if storage != "s3" or w.n_files != 1000 or not w.name.startswith("generated-"):
+            return {}
+        return {"cold": 3, "warm": 3}
     if storage in ("gcs", "azure"):
         # The 1,000-file workload only.  Stock goes by mtime, so warm and 1%
         # changed cost it the same ~4 sequential requests a file: one run each.
@@ -578,6 +590,21 @@ def full_plan(w: wl.Workload, storage: str, variant: str) -> dict[str, int]:
     return {"cold": 3, "warm": 3, "changed": 3, "bucket50k": 3}
 
 
+def plain_python_ok(python: str) -> bool:
+    """True when ``python`` runs staticship and cannot import obstore (else
+    its rows would not measure what they claim)."""
+    if not Path(python).exists():
+        log(f"{python} not found: the staticship-plain rows are skipped (make bench builds it)")
+        return False
+    probe = subprocess.run([python, "-c", "import staticship, importlib.util, sys; "
+                            "sys.exit(importlib.util.find_spec('obstore') is not None)"],
+                           capture_output=True, text=True)
+    if probe.returncode != 0:
+        log(f"{python} has obstore (or no staticship): the staticship-plain rows are skipped")
+        return False
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
     mode = p.add_mutually_exclusive_group()
@@ -592,6 +619,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--variants", help="comma-separated: stock,collectfasta,staticship")
     p.add_argument("--floor-reps", type=int, default=None)
     p.add_argument("--run-timeout", type=float, default=3600.0, help="seconds before one collectstatic is killed")
+    p.add_argument("--plain-python", default=str(REPO / ".venv-bench-plain" / "bin" / "python"),
+                   help="the Python of a virtualenv like the bench's but without obstore, for the "
+                        "staticship-plain rows (make bench builds .venv-bench-plain)")
     p.add_argument("--report-only", metavar="RESULTS_JSON", help="only regenerate the report from a results file")
     args = p.parse_args(argv)
 
@@ -623,6 +653,9 @@ def main(argv: list[str] | None = None) -> int:
         if "staticship" in args.variants:
             log("staticship is not installed: its variant is skipped (pip install -e .[s3])")
             args.variants.remove("staticship")
+
+    if PLAIN in args.variants and not plain_python_ok(args.plain_python):
+        args.variants.remove(PLAIN)
 
     import signal
 

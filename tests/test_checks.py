@@ -9,6 +9,7 @@ from django.core import checks
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import override_settings
+from storages.backends.s3 import S3Storage
 
 S3 = {
     "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
@@ -227,3 +228,36 @@ def test_errors_stop_collectstatic_before_it_starts() -> None:
     with override_settings(STORAGES=MEMORY, STATICSHIP_WORKERS="many"):
         with pytest.raises(SystemCheckError, match="staticship.E001"):
             call_command("collectstatic", "--noinput", "-v", "0", skip_checks=False)
+
+
+
+class OwnSaveS3(S3Storage):
+    def _save(self, name: str, content: Any) -> str:
+        return str(super()._save(name, content))
+
+
+def _s3(backend: str = "storages.backends.s3.S3Storage", **options: Any) -> dict[str, Any]:
+    return {**S3, "staticfiles": {"BACKEND": backend,
+                                  "OPTIONS": {**S3["staticfiles"]["OPTIONS"], **options}}}
+
+
+@pytest.mark.parametrize("storages, reason, fix", [
+    (_s3("%s.OwnSaveS3" % __name__), "OwnSaveS3 overrides _save, so staticship writes through it",
+     "none if that override must run; if it only sets object parameters or headers, move them "
+     "into the storage's settings and remove the override"),
+    (_s3(proxies={"https": "http://127.0.0.1:3128"}),
+     "the S3 client config sets proxies, which obstore does not take",
+     'remove the proxies (STORAGES["staticfiles"]["OPTIONS"]["proxies"]) if the endpoint can be '
+     "reached without them"),
+    (_s3(verify="/etc/ssl/bundle.pem"), "verify names a CA bundle file, which obstore does not take",
+     'set STORAGES["staticfiles"]["OPTIONS"]["verify"] to True if the system trusts the '
+     "endpoint's certificate"),
+])
+def test_w010_storage_settings_that_keep_obstore_off(storages: dict[str, Any], reason: str,
+                                                     fix: str) -> None:
+    [message] = messages(STORAGES=storages)
+    assert message.id == "staticship.W010" and message.level == checks.WARNING
+    assert message.msg == ("obstore cannot write for the staticfiles storage, so uploads take "
+                           "staticship's slower path: %s." % reason)
+    assert message.hint == "Fix: %s. Or silence this check with SILENCED_SYSTEM_CHECKS." % fix
+    assert ids(STORAGES=storages, STATICSHIP_FAST_TRANSFER=False) == []

@@ -181,6 +181,15 @@ def test_gcs_emulator_refusing_the_xml_put_is_asked_once(gcs: GCSTarget, tree: T
     assert requests.index(xml_puts[0]) < requests.index(uploads[0])  # the others waited for it
     for name, data in tree.files.items():
         assert gcs.get(gcs.location() + "/" + name) == data, name
+    # Said once at the end, and in the report (issue #13).
+    reason = ("the GCS endpoint %s (an emulator) refused obstore's XML API upload"
+              % os.environ["STATICSHIP_TEST_GCS_ENDPOINT"].rstrip("/"))
+    assert [line for line in cold.output.splitlines() if "not obstore" in line] == [
+        "staticship: 12 files uploaded through google-cloud-storage, not obstore: %s. Fix: none "
+        "needed for an emulator (Google's own endpoint takes it)." % reason]
+    assert cold.report.fast_path == {
+        "used": True, "reason": reason, "via": "google-cloud-storage", "slow_uploads": 12,
+        "fix": "none needed for an emulator (Google's own endpoint takes it)"}
 
     tree.touch_all()
     gcs.control.reset()

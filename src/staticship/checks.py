@@ -239,7 +239,7 @@ def check_adapter_fits(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
             )
         ]
     detected = detect(storage)
-    missing = _fast_path_missing(detected)
+    missing = _fast_path_missing(detected) or _fast_path_blocked(detected, storage)
     if missing:
         return [missing]
     if issubclass(detected, GenericAdapter):
@@ -276,6 +276,28 @@ def _fast_path_missing(adapter: type) -> CheckMessage | None:
         hint="Install it (pip install obstore: django-staticship depends on it, so "
         "something removed it), or set STATICSHIP_FAST_TRANSFER = False.",
         id="staticship.W007",
+    )
+
+
+def _fast_path_blocked(adapter: type, storage: Storage) -> CheckMessage | None:
+    """W010: obstore is there but the storage's settings keep it from
+    writing (a class that writes its own way, proxies, a CA bundle file...);
+    what a client or a request would tell (credentials) is said by the run."""
+    from .backends.cloud import CloudAdapter
+
+    if not issubclass(adapter, CloudAdapter) or conf.get("FAST_TRANSFER") is not True:
+        return None
+    try:
+        off = adapter.blocked(storage)
+    except Exception:  # noqa: BLE001 - a storage the run itself will report on
+        return None
+    if off is None:
+        return None
+    return Warning(
+        "obstore cannot write for the staticfiles storage, so uploads take staticship's "
+        "slower path: %s." % off.reason,
+        hint="Fix: %s. Or silence this check with SILENCED_SYSTEM_CHECKS." % off.fix,
+        id="staticship.W010",
     )
 
 

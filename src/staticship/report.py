@@ -32,6 +32,8 @@ class Report:
     records_written: int = 0  # staticship's own records (state, deployments)
     # CDN invalidation (cdn.Invalidation.as_json), when a CDN is configured.
     invalidation: dict[str, Any] | None = None
+    # Whether uploads went through obstore, and why not (CloudAdapter.fast_path).
+    fast_path: dict[str, Any] | None = None
     events: Events = field(default_factory=Events, repr=False, compare=False)
 
     @contextmanager
@@ -128,6 +130,7 @@ class Report:
             "files": [{"name": n, "action": why} for n, why in self.files.items()],
             "deleted": list(self.deleted),
             "skipped": list(self.skipped),
+            "fast_path": self.fast_path,
         }
         if status != "ok":
             document["completed"] = sorted(completed or ())
@@ -185,6 +188,22 @@ def stock_json(result: dict[str, list[str]], destination: str, dry_run: bool,
         document["completed"] = []
     return document
 
+
+
+def fast_path_line(status: dict[str, Any] | None, at_start: bool) -> str | None:
+    """The -v 1 line saying why uploads do not go through obstore: at the
+    start when the fast path is off for the whole run, at the end when only
+    some objects went another way; None when there is nothing to say."""
+    if status is None or not status["reason"] or status["used"] == at_start:
+        return None
+    if at_start:
+        head = "uploading through %s, not obstore" % status["via"]
+    elif not status["slow_uploads"]:
+        return None
+    else:
+        head = "%s uploaded through %s, not obstore" % (_files(status["slow_uploads"]),
+                                                        status["via"])
+    return "staticship: %s: %s. Fix: %s." % (head, status["reason"], status["fix"])
 
 
 def _files(count: int) -> str:

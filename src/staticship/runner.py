@@ -23,7 +23,7 @@ from .events import Completed, Fanout
 from .manifest import PostProcessingFailed, is_manifest_storage
 from .pipeline import Options, Phase, Pipeline
 from .plan import Reason
-from .report import Report, stock_json
+from .report import Report, fast_path_line, stock_json
 
 T = TypeVar("T")
 
@@ -226,6 +226,7 @@ def run_pipeline(command: Any, target: Target, options: Options, run: conf.Setti
     try:
         adapter = adapter_for(storage, run.adapter, run.workers, run.fast_transfer)
         pipeline = Pipeline(adapter, options, run, command.log, events=Fanout(front, completed))
+        say_fast_path(command, pipeline, at_start=True)
         # The hashed names' Cache-Control (issue #16), undone after adapter.close().
         pipeline.hashed_cache = (immutable.install(storage, adapter.key, run.hashed_cache_control)
                                  if manifest else None)
@@ -238,6 +239,7 @@ def run_pipeline(command: Any, target: Target, options: Options, run: conf.Setti
             else:
                 report = pipeline.run()
         finally:
+            pipeline.report.fast_path = fast_path_status(adapter)
             adapter.close()
             if pipeline.hashed_cache is not None:  # staticship #16
                 pipeline.hashed_cache.uninstall()
@@ -248,10 +250,7 @@ def run_pipeline(command: Any, target: Target, options: Options, run: conf.Setti
     invalidation = cdn.invalidate(storage, report, hashed.names(pipeline.processed), command.log,
                                   run.cloudfront_distribution)
     report.invalidation = invalidation.as_json() if invalidation is not None else None
-    if command.verbosity >= 1:
-        # Phase lines (CI logs) already gave each phase's seconds.
-        for line in report.summary_lines(seconds=not isinstance(front, progress.PhaseLines)):
-            command.stdout.write(line)
+    summarise(command, pipeline, front)
     command.report = report
     if invalidation is not None and invalidation.status == "failed":  # staticship #16
         error = invalidation.failure_line()
@@ -260,6 +259,29 @@ def run_pipeline(command: Any, target: Target, options: Options, run: conf.Setti
         raise CommandError(error)
     write_report_after_success(command, report.as_json(planned_bytes=completed.planned_bytes))
     return report
+
+
+def summarise(command: Any, pipeline: Pipeline, front: Any) -> None:
+    """The lines a run ends with, at -v 1."""
+    say_fast_path(command, pipeline, at_start=False)
+    if command.verbosity >= 1:
+        # Phase lines (CI logs) already gave each phase's seconds.
+        for line in pipeline.report.summary_lines(seconds=not isinstance(front, progress.PhaseLines)):
+            command.stdout.write(line)
+
+
+def fast_path_status(adapter: Any) -> dict[str, Any] | None:
+    """Whether the uploads went through obstore, for the report (cloud adapters)."""
+    from .backends.cloud import CloudAdapter
+
+    return adapter.fast_path() if isinstance(adapter, CloudAdapter) else None
+
+
+def say_fast_path(command: Any, pipeline: Pipeline, at_start: bool) -> None:
+    """At -v 1, once: why uploads do not go through obstore (issue #13)."""
+    line = fast_path_line(fast_path_status(pipeline.adapter), at_start)
+    if line is not None:
+        command.log(line, 1)
 
 
 def failed(command: Any, exc: BaseException, pipeline: Pipeline | None, completed: Completed) -> None:

@@ -1,6 +1,7 @@
 """Settings of the benchmark project; bench/run.py drives them with env vars.
 
-BENCH_VARIANT   stock | collectfasta | staticship | floor
+BENCH_VARIANT   stock | collectfasta | staticship | staticship-plain (the same
+                settings, run from a virtualenv without obstore) | floor
 BENCH_STORAGE   s3 (storages.backends.s3.S3Storage)
                 | s3manifest (storages.backends.s3.S3ManifestStaticStorage)
                 | gcs (storages.backends.gcloud.GoogleCloudStorage)
@@ -34,7 +35,7 @@ STATIC_ROOT = os.environ.get("BENCH_STATIC_ROOT", "/tmp/staticship-bench-static-
 STATICFILES_DIRS = [os.environ["BENCH_SOURCE"]] if os.environ.get("BENCH_SOURCE") else []
 
 INSTALLED_APPS = ["django.contrib.staticfiles"]
-if VARIANT == "staticship":
+if VARIANT in ("staticship", "staticship-plain"):
     INSTALLED_APPS.insert(0, "staticship")
     if os.environ.get("BENCH_STATICSHIP_WORKERS"):  # experiments only; the report uses the default
         STATICSHIP_WORKERS = int(os.environ["BENCH_STATICSHIP_WORKERS"])

@@ -31,7 +31,8 @@ from .errors import (
     Explanation, TransferError, batch_failure, classify, configured_as, Failure,
     one_line,
 )
-from .azure_fast import _ObstoreWriter
+from .azure_fast import _ObstoreWriter, blocked
+from .fast import Off
 from .azure_list import Listed, parse_list_blobs, raw_pages  # noqa: F401 - parse_list_blobs: tests
 from .replace import Occupied, is_manifest, replace
 
@@ -69,6 +70,7 @@ class AzureAdapter(CloudAdapter):
     label = "azure"
     serves = SERVES
     where = "Azure container"
+    client_name = "azure-storage-blob"
     noun = "container"
     #: Passed to the SDK client when set (tests lower them to force blocks).
     max_single_put_size: int | None = None
@@ -88,6 +90,10 @@ class AzureAdapter(CloudAdapter):
     @property
     def container(self) -> str:
         return self.container_name
+
+    @classmethod
+    def blocked(cls, storage: Storage) -> Off | None:
+        return blocked(storage, cls.serves)
 
     # -- where -------------------------------------------------------------
     def key(self, name: str) -> str:
@@ -188,10 +194,13 @@ class AzureAdapter(CloudAdapter):
 
     # -- upload ------------------------------------------------------------
     def write(self, key: str, item: Prepared) -> str | None:
-        if self._fast is not None and self._fast.can_write(item):
+        off = self._fast.why_not(item) if self._fast is not None else None
+        if self._fast is not None and off is None:
             self._fast.put(key, item)
             self.requests["PUT"] += 1
-        elif not overrides(self.storage, SERVES, "_save"):
+            return None
+        self.went_slow(off)
+        if not self.own_save():
             self._upload_with_sdk(key, item)
         else:
             self._upload_through_storage(item)

@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import Any, cast
 
 from .base import Prepared
-from .fast import ObstoreWriter, available, client_options
+from .errors import configured_as
+from .fast import ObstoreWriter, Off, client_options, unavailable
 
 # Content settings obstore writes as the SDK does (x-ms-blob-* headers).
 _FAST_SETTINGS = {
@@ -31,22 +32,33 @@ class _ObstoreWriter(ObstoreWriter):
         self.options = options
 
     @classmethod
-    def for_storage(cls, storage: Any, workers: int, serves: str) -> _ObstoreWriter | None:
-        if not available(storage, serves, "_get_service_client"):
-            return None
-        if storage.client_options or storage.api_version:
-            return None  # proxies, transports, versions obstore would not honour
+    def for_storage(cls, storage: Any, workers: int, serves: str) -> _ObstoreWriter | Off:
+        off = blocked(storage, serves)
+        if off is not None:
+            return off
         service = storage.service_client
         credential = service.credential
         account = getattr(credential, "account_name", None)
         key = getattr(credential, "account_key", None)
-        if not account or not key:
-            return None  # SAS and token credentials: the SDK path
+        if not account or not key:  # SAS and token credentials: the SDK path
+            return Off("the storage signs with a SAS or token credential, not an account key",
+                       "give it the account key (%s), if that is acceptable"
+                       % configured_as("account_key", "AZURE_ACCOUNT_KEY",
+                                       "AZURE_CONNECTION_STRING"))
         endpoint = service.url.split("?", 1)[0].rstrip("/")
         config = {"account_name": account, "account_key": key, "endpoint": endpoint}
         options = client_options(workers, endpoint,
                                  timeout="%ds" % max(int(storage.timeout or 20), 300))
         return cls(storage.azure_container, config, options)
+
+    def why_not(self, item: Prepared) -> Off | None:
+        """None when obstore writes ``item`` as the SDK would; else why not."""
+        if self.can_write(item):
+            return None
+        return Off("obstore cannot write some blobs exactly as the Azure SDK does (content "
+                   "settings beyond type, encoding, language, disposition and cache control, "
+                   "non-ASCII values, or over 64 MB)",
+                   "none needed (those blobs are written through azure-storage-blob)")
 
     def can_write(self, item: Prepared) -> bool:
         if not super().can_write(item):
@@ -72,3 +84,18 @@ class _ObstoreWriter(ObstoreWriter):
             if value is not None
         }
         self.put_whole(self.store(), key, item, attributes)
+
+
+def blocked(storage: Any, serves: str) -> Off | None:
+    """Why obstore cannot write for ``storage``, as far as its settings
+    tell without any request (the system check asks this too)."""
+    off = unavailable(storage, serves, "_get_service_client")
+    if off is not None:
+        return off
+    if storage.client_options or storage.api_version:
+        # Proxies, transports, versions obstore would not honour.
+        return Off("the storage sets client_options or api_version, which obstore does not take",
+                   "remove %s and %s if they are not needed"
+                   % (configured_as("client_options", "AZURE_CLIENT_OPTIONS"),
+                      configured_as("api_version", "AZURE_API_VERSION")))
+    return None

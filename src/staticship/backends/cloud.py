@@ -5,6 +5,7 @@ listing times."""
 
 from __future__ import annotations
 
+import threading
 from abc import abstractmethod
 from collections.abc import Callable
 from collections.abc import Iterator, Sequence
@@ -14,8 +15,9 @@ from typing import Any, ClassVar, TypeVar
 from django.core.files.storage import Storage
 
 from ..sources import LocalFile
-from .base import Adapter, Prepared
+from .base import Adapter, Prepared, overrides
 from .errors import Conflict, Explanation, TransferError
+from .fast import Off, unavailable
 
 T = TypeVar("T")
 
@@ -26,6 +28,11 @@ class CloudAdapter(Adapter):
     where: ClassVar[str] = ""
     #: What the store calls a container ("bucket", "container").
     noun: ClassVar[str] = "bucket"
+    #: The Python client that writes what obstore does not ("boto3", ...).
+    client_name: ClassVar[str] = ""
+    #: Storage methods besides ``_save`` that, when a subclass replaces
+    #: them, make every upload go through the storage's ``_save``.
+    writes_own_way: ClassVar[tuple[str, ...]] = ()
     #: The writer of the fast path, when the storage allows one.
     _fast: Any = None
 
@@ -34,12 +41,65 @@ class CloudAdapter(Adapter):
         self.fast_transfer = fast_transfer  # STATICSHIP_FAST_TRANSFER
         # The key of a one-letter name, less the letter: the location.
         self.prefix: str = self.key("x")[:-1]
+        #: Why the fast path is off for the whole run (None: it is on).
+        self.fast_off: Off | None = None
+        #: Why some objects went the slow way, by reason; how many did.
+        self.fallbacks: dict[str, Off] = {}
+        self.slow_uploads = 0
+        self._slow_lock = threading.Lock()
 
     def fast_writer(self, make: Any) -> None:
         """Use the writer ``make(storage, workers, serves)`` builds, if the
-        fast path is on (STATICSHIP_FAST_TRANSFER) and it builds one."""
-        if self.fast_transfer:
-            self._fast = make(self.storage, self.workers, self.serves)
+        fast path is on (STATICSHIP_FAST_TRANSFER) and it builds one; else
+        keep why not (``fast_off``)."""
+        if not self.fast_transfer:
+            self.fast_off = Off("STATICSHIP_FAST_TRANSFER is False",
+                                "set STATICSHIP_FAST_TRANSFER = True (or remove it)")
+            return
+        made = make(self.storage, self.workers, self.serves)
+        if isinstance(made, Off):
+            self.fast_off = made
+        else:
+            self._fast = made
+
+    @classmethod
+    def blocked(cls, storage: Storage) -> Off | None:
+        """Why obstore cannot write for ``storage``, as far as its settings
+        tell without building a client or making a request (the system check)."""
+        return unavailable(storage, cls.serves, *cls.writes_own_way)
+
+    def went_slow(self, off: Off | None = None) -> None:
+        """One object was written without obstore; ``off`` says why, when the
+        fast path is on but cannot write this object."""
+        with self._slow_lock:
+            self.slow_uploads += 1
+            if off is not None:
+                self.fallbacks.setdefault(off.reason, off)
+
+    def own_save(self) -> bool:
+        """True when the storage's class writes its own way: uploads must go
+        through its ``_save``."""
+        return any(overrides(self.storage, self.serves, name)
+                   for name in ("_save", *self.writes_own_way))
+
+    def slow_via(self) -> str:
+        """What writes the objects obstore does not: the storage's ``_save``
+        or the Python client."""
+        if self.own_save():
+            return "%s._save" % type(self.storage).__qualname__
+        return self.client_name
+
+    def fast_path(self) -> dict[str, Any]:
+        """The report's ``fast_path``: whether obstore was on, and why (some)
+        uploads went another way, with the fix."""
+        offs = [self.fast_off] if self.fast_off is not None else list(self.fallbacks.values())
+        return {
+            "used": self.fast_off is None,
+            "reason": "; ".join(o.reason for o in offs) or None,
+            "fix": "; ".join(o.fix for o in offs) or None,
+            "via": self.slow_via() if offs else None,
+            "slow_uploads": self.slow_uploads,
+        }
 
     @property
     @abstractmethod

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.files.storage import Storage
@@ -17,14 +18,31 @@ from .base import Prepared, overrides
 FAST_MAX_SIZE = 64 * 1024 * 1024
 
 
-def available(storage: Storage, serves: str, *attributes: str) -> bool:
-    """True when obstore is installed and the storage's class writes as the
-    class at ``serves`` does (it replaces neither ``_save`` nor ``attributes``)."""
+@dataclass(frozen=True)
+class Off:
+    """Why uploads (all of a run's, or some objects') do not go through
+    obstore, and what to change so that they do."""
+
+    reason: str
+    fix: str
+
+
+def unavailable(storage: Storage, serves: str, *attributes: str) -> Off | None:
+    """Why obstore cannot write for ``storage``: it cannot be imported, or the
+    storage's class replaces ``_save`` or one of ``attributes`` of the class
+    at ``serves`` (it writes its own way); None when nothing stops it."""
     try:
         import obstore  # noqa: F401
-    except ImportError:
-        return False
-    return not any(overrides(storage, serves, name) for name in ("_save", *attributes))
+    except ImportError as exc:
+        return Off("obstore cannot be imported (%s)" % exc, "pip install obstore")
+    for name in ("_save", *attributes):
+        if overrides(storage, serves, name):
+            return Off(
+                "%s overrides %s, so staticship writes through it" % (type(storage).__qualname__,
+                                                                     name),
+                "none if that override must run; if it only sets object parameters or headers, "
+                "move them into the storage's settings and remove the override")
+    return None
 
 
 def client_options(workers: int, endpoint: str = "", *, timeout: str = "300s",

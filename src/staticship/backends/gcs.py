@@ -32,12 +32,13 @@ from django.core.files.storage import Storage
 from .. import fingerprint as fp
 from ..plan import RemoteState
 from ..sources import LocalFile
-from .base import MISSING, Prepared, overrides, prepare_body
+from .base import MISSING, Prepared, prepare_body
 from .cloud import GzipCloudAdapter, batches, timestamp
 from .errors import (
     Explanation, TransferError, batch_failure, classify, configured_as, error_text, Failure,
     first_line,
 )
+from .fast import Off
 from .gcs_fast import _ObstoreWriter
 
 # GoogleCloudStorage is imported only when a storage derives from it (the
@@ -68,6 +69,7 @@ class GCSAdapter(GzipCloudAdapter):
     label = "gcs"
     serves = SERVES
     where = "GCS bucket"
+    client_name = "google-cloud-storage"
 
     def __init__(self, storage: Storage, *, workers: int, fast_transfer: bool = True) -> None:
         super().__init__(storage, workers=workers, fast_transfer=fast_transfer)
@@ -157,10 +159,9 @@ class GCSAdapter(GzipCloudAdapter):
 
     # -- upload ------------------------------------------------------------
     def write(self, key: str, item: Prepared) -> str | None:
-        if self._fast is not None and self._fast.can_write(item) and \
-                self._fast.try_put(key, item, self.is_transient):
+        if self._write_fast(key, item):
             self.requests["PUT"] += 1
-        elif not overrides(self.storage, SERVES, "_save"):
+        elif not self.own_save():
             self._upload_with_client(key, item)
         else:
             with item.source() as source:
@@ -168,6 +169,21 @@ class GCSAdapter(GzipCloudAdapter):
             self.requests["GET"] += 1  # GoogleCloudFile looks the blob up first
             self._count_client_upload(item.size if not item.temporary else None)
         return None
+
+    def _write_fast(self, key: str, item: Prepared) -> bool:
+        """True when obstore wrote ``item``; else the reason is noted."""
+        fast = self._fast
+        if fast is None:
+            self.went_slow()
+            return False
+        off = fast.why_not(item)
+        if off is None and fast.try_put(key, item, self.is_transient):
+            return True
+        self.went_slow(off or Off(
+            "the GCS endpoint %s (an emulator) refused obstore's XML API upload"
+            % fast.config.get("base_url"), "none needed for an emulator (Google's own endpoint "
+            "takes it)"))
+        return False
 
     def _upload_with_client(self, key: str, item: Prepared) -> None:
         """``GoogleCloudStorage._save`` without its lookup of the existing

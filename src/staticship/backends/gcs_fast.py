@@ -10,7 +10,8 @@ from datetime import timezone
 from typing import Any, cast
 
 from .base import Prepared
-from .fast import ObstoreWriter, available, client_options
+from .errors import configured_as
+from .fast import ObstoreWriter, Off, client_options, unavailable
 
 DEFAULT_API = "https://storage.googleapis.com"
 # Blob properties obstore writes as the JSON API would (XML headers).
@@ -62,9 +63,10 @@ class _ObstoreWriter(ObstoreWriter):
         self._probe = threading.Lock()
 
     @classmethod
-    def for_storage(cls, storage: Any, workers: int, serves: str) -> _ObstoreWriter | None:
-        if not available(storage, serves):
-            return None
+    def for_storage(cls, storage: Any, workers: int, serves: str) -> _ObstoreWriter | Off:
+        off = unavailable(storage, serves)
+        if off is not None:
+            return off
         from google.auth.credentials import AnonymousCredentials
 
         client = storage.client
@@ -75,14 +77,27 @@ class _ObstoreWriter(ObstoreWriter):
             config["base_url"] = endpoint
         credentials = getattr(client, "_credentials", None)
         if isinstance(credentials, AnonymousCredentials):
-            if endpoint == DEFAULT_API:
-                return None  # anonymous writes to real GCS: leave them to the client
+            if endpoint == DEFAULT_API:  # anonymous writes to real GCS: leave them to the client
+                return Off("the GCS client is anonymous", "give the storage credentials (%s)"
+                           % configured_as("credentials", "GS_CREDENTIALS"))
             provider: Any = _anonymous
         elif credentials is not None and hasattr(credentials, "refresh"):
             provider = _TokenProvider(credentials)
         else:
-            return None
+            return Off("the GCS client's credentials give no tokens obstore could use",
+                       "give the storage google-auth credentials (%s)"
+                       % configured_as("credentials", "GS_CREDENTIALS"))
         return cls(storage.bucket_name, config, options, provider)
+
+    def why_not(self, item: Prepared) -> Off | None:
+        """None when obstore writes ``item`` as the client would; else why not."""
+        if self.can_write(item):
+            return None
+        return Off("obstore cannot write some objects exactly as the GCS client does (a "
+                   "predefined ACL, properties beyond Cache-Control, Content-Disposition and "
+                   "Content-Language, metadata names not in lowercase, non-ASCII values, or "
+                   "over 64 MB)",
+                   "none needed (those objects are written through google-cloud-storage)")
 
     def can_write(self, item: Prepared) -> bool:
         params = item.params

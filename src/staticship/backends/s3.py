@@ -5,7 +5,9 @@ ETag is the token. Fingerprint: the MD5 of the exact bytes the storage would
 upload (gzip-compressed where the storage compresses), plus the multipart
 ETag for files at or above the transfer manager's threshold. Upload: through
 obstore where every write parameter maps onto it (same key, headers, ACL,
-metadata, encryption), otherwise through the storage's own ``_save``.
+metadata, encryption), otherwise through one boto3 client shared by the
+workers with the same arguments as the storage's own upload (``s3_boto``), or
+through the storage's ``_save`` when a subclass writes its own way.
 """
 
 from __future__ import annotations
@@ -20,13 +22,15 @@ from django.core.files.storage import Storage
 from .. import fingerprint as fp
 from ..plan import RemoteState
 from ..sources import LocalFile
-from .base import MISSING, Prepared, prepare_body
+from .base import MISSING, Prepared, overrides, prepare_body
 from .cloud import GzipCloudAdapter, batches, timestamp
 from .errors import (
     Conflict, Explanation, TransferError, classify, configured_as, error_text, first_line, refused,
     Failure,
 )
-from .s3_fast import _ObstoreWriter
+from .fast import Off
+from .s3_boto import BotoWriter
+from .s3_fast import _ObstoreWriter, blocked
 
 # S3Storage is imported only when a storage derives from it (boto3 takes a
 # tenth of a second to import: runs on other stores do not pay for it).
@@ -87,6 +91,8 @@ class S3Adapter(GzipCloudAdapter):
     label = "s3"
     serves = SERVES
     where = "S3 bucket"
+    client_name = "boto3"
+    writes_own_way = ("_compress_content",)
 
     def __init__(self, storage: Storage, *, workers: int, fast_transfer: bool = True) -> None:
         super().__init__(storage, workers=workers, fast_transfer=fast_transfer)
@@ -96,12 +102,21 @@ class S3Adapter(GzipCloudAdapter):
         self._etags: dict[str, str] = {}
         self._lock = threading.Lock()
         self._hooked: set[int] = set()
+        self._boto = BotoWriter(storage, workers)
         self.fast_writer(_ObstoreWriter.for_storage)
+
+    @classmethod
+    def blocked(cls, storage: Storage) -> Off | None:
+        return blocked(storage, cls.serves)
 
     # -- where -------------------------------------------------------------
     @property
     def client(self) -> Any:
-        return self.storage.connection.meta.client
+        """One boto3 client for every call, unless the storage's class
+        builds its connection its own way."""
+        if overrides(self.storage, SERVES, "connection"):
+            return self.storage.connection.meta.client
+        return self._boto.client
 
     # -- list --------------------------------------------------------------
     def inventory(self) -> dict[str, RemoteState]:
@@ -185,12 +200,17 @@ class S3Adapter(GzipCloudAdapter):
     # -- upload ------------------------------------------------------------
     def write(self, key: str, item: Prepared) -> str | None:
         multipart = item.size >= self.threshold
-        if self._fast is not None and self._fast.can_write_as(item.params, multipart):
-            part = fp.s3_part_size(item.size, self.chunk_size)
+        part = fp.s3_part_size(item.size, self.chunk_size)
+        off = self._fast.why_not(item.params, multipart) if self._fast is not None else None
+        if self._fast is not None and off is None:
             etag: str | None = self._fast.put(key, item, multipart, part)
-            self._count_put(item.size, multipart, part)
-            return etag
-        return self._upload_through_storage(key, item, multipart)
+        else:
+            self.went_slow(off)
+            if self.own_save():
+                return self._upload_through_storage(key, item, multipart)
+            etag = self._boto.put(self.client, self.bucket_name, key, item, multipart, part)
+        self._count_put(item.size, multipart, part)
+        return etag
 
     def _count_put(self, size: int, multipart: bool, part: int) -> None:
         if multipart:
@@ -210,7 +230,7 @@ class S3Adapter(GzipCloudAdapter):
     def _hook_client(self) -> None:
         """Note the ETag of every object the storage's (thread-local) client
         writes, so that uploads through ``_save`` report it as obstore's do."""
-        client = self.client
+        client = self.storage.connection.meta.client
         if id(client) in self._hooked:
             return
         with self._lock:

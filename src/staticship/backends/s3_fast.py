@@ -9,7 +9,8 @@ from typing import Any
 
 from .. import fingerprint as fp
 from .base import Prepared
-from .fast import ObstoreWriter, available, client_options
+from .errors import configured_as
+from .fast import ObstoreWriter, Off, client_options, unavailable
 
 # Write parameters (boto3 ExtraArgs) the fast path maps onto obstore, and how.
 _ATTRIBUTES = {
@@ -50,21 +51,22 @@ class _ObstoreWriter(ObstoreWriter):
         self.workers = workers
 
     @classmethod
-    def for_storage(cls, storage: Any, workers: int, serves: str) -> _ObstoreWriter | None:
-        """A writer for ``storage``, or None when obstore is missing or the
-        storage is set up in a way obstore cannot reproduce (then uploads go
-        through the storage itself: a subclass that writes its own way)."""
-        if not available(storage, serves, "_compress_content"):
-            return None
+    def for_storage(cls, storage: Any, workers: int, serves: str) -> _ObstoreWriter | Off:
+        """A writer for ``storage``, or why there is none: obstore is missing
+        or the storage is set up in a way obstore cannot reproduce (then
+        uploads go through boto3, or the storage's own ``_save``)."""
+        off = blocked(storage, serves)
+        if off is not None:
+            return off
         config = storage.client_config
-        if getattr(config, "proxies", None) or not storage.use_ssl and not storage.endpoint_url:
-            return None
-        if isinstance(storage.verify, str):
-            return None
         session = storage._create_session()  # cheaper than a client
         credentials = _credentials(storage, session)
         if credentials is None:
-            return None
+            return Off("boto3 finds no S3 credentials to give obstore",
+                       "set %s and %s (or the AWS_* environment variables)"
+                       % (configured_as("access_key", "AWS_S3_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"),
+                          configured_as("secret_key", "AWS_S3_SECRET_ACCESS_KEY",
+                                        "AWS_SECRET_ACCESS_KEY")))
         endpoint = storage.endpoint_url
         options = client_options(
             workers, endpoint or "",
@@ -73,14 +75,24 @@ class _ObstoreWriter(ObstoreWriter):
             options["allow_invalid_certificates"] = True
         return cls(_base_config(storage, session, config), options, credentials, workers)
 
-    def can_write_as(self, params: Mapping[str, Any], multipart: bool) -> bool:
-        """True when obstore writes an object with these ExtraArgs as the
-        storage would (in one request, or in parts when ``multipart``)."""
-        if not set(params) <= _FAST_PARAMS:
-            return False
+    def why_not(self, params: Mapping[str, Any], multipart: bool) -> Off | None:
+        """None when obstore writes an object with these ExtraArgs as the
+        storage would (in one request, or in parts when ``multipart``); else
+        why not, naming the parameter."""
+        unknown = sorted(set(params) - _FAST_PARAMS)
+        if unknown:
+            return Off("obstore has no equivalent of the write parameter %s" % unknown[0],
+                       "none needed (those objects are written with it through boto3); remove "
+                       "it from %s if it is not needed"
+                       % configured_as("object_parameters", "AWS_S3_OBJECT_PARAMETERS"))
         # Per-request headers would also go on every part of a multipart
-        # upload; leave those few large files to the storage itself.
-        return not (multipart and any(p in params for p in (*_HEADERS, "Expires")))
+        # upload; leave those few large files to boto3.
+        header = next((p for p in (*_HEADERS, "Expires") if p in params), None)
+        if multipart and header:
+            return Off("obstore would send %s on every part of a multipart upload" % header,
+                       "none needed (files at or above the multipart threshold are written "
+                       "through boto3)")
+        return None
 
     def store(self, headers: dict[str, str], encryption: dict[str, Any]) -> Any:
         """The store that sends these per-request headers and encryption settings."""
@@ -164,6 +176,28 @@ def _base_config(storage: Any, session: Any, config: Any) -> dict[str, Any]:
     else:
         base["virtual_hosted_style_request"] = style != "path" and "." not in storage.bucket_name
     return base
+
+
+def blocked(storage: Any, serves: str) -> Off | None:
+    """Why obstore cannot write for ``storage``, as far as its settings
+    tell without any request (the system check asks this too)."""
+    off = unavailable(storage, serves, "_compress_content")
+    if off is not None:
+        return off
+    if getattr(storage.client_config, "proxies", None):
+        where = (configured_as("proxies", "AWS_S3_PROXIES") if storage.proxies
+                 else configured_as("client_config", "AWS_S3_CLIENT_CONFIG"))
+        return Off("the S3 client config sets proxies, which obstore does not take",
+                   "remove the proxies (%s) if the endpoint can be reached without them" % where)
+    if not storage.use_ssl and not storage.endpoint_url:
+        return Off("use_ssl is False without an endpoint URL",
+                   "set %s to the endpoint's http:// URL, or use_ssl to True"
+                   % configured_as("endpoint_url", "AWS_S3_ENDPOINT_URL"))
+    if isinstance(storage.verify, str):
+        return Off("verify names a CA bundle file, which obstore does not take",
+                   "set %s to True if the system trusts the endpoint's certificate"
+                   % configured_as("verify", "AWS_S3_VERIFY"))
+    return None
 
 
 def _credentials(storage: Any, session: Any) -> Any:
