@@ -18,8 +18,8 @@ from . import state as formats
 from .backends.base import MISSING, Adapter, Prepared
 from .backends.errors import Conflict
 from .calls import Calls
-from .immutable import Override
 from .errors import RunFailed
+from .immutable import Override
 from .plan import RemoteState
 from .report import Report
 from .state import State, Update
@@ -211,14 +211,15 @@ class Records:
         }
         if not opaque and published is None and not self.listed:
             return
-        update = Update(set(results), opaque)
-        if published is not None:
-            deployment = published.deployment
-            update = Update(set(results), opaque, published.section(self.recorded_writes()),
-                            deployment.id, deployment.before, deployment.gap,
-                            names=set(published.outputs), postprocess=published.postprocess,
-                            before_names=self.derived.get(deployment.before or "", ()))
-        self.update_state(update)
+        if published is None:
+            self.update_state(Update(set(results), opaque))
+            return
+        deployment = published.deployment
+        self.update_state(Update(
+            set(results), opaque, published.section(self.recorded_writes()),
+            deployment.id, deployment.before, deployment.gap, names=set(published.outputs),
+            before_names=self.derived.get(deployment.before or "", ()),
+            postprocess=published.postprocess))
 
     def update_state(self, update: Update) -> None:
         """Apply ``update`` and write the record, only if it changed. The

@@ -1,5 +1,6 @@
-"""The state record and the deployment records: the one place that reads,
-validates and writes staticship's own JSON beside the files.
+"""The state record (and the deployment records of the earlier format): the
+one place that reads, validates and writes staticship's own JSON beside the
+files.
 
 Most listings prove content on their own (an MD5 ETag, a GCS ``md5Hash``),
 and then no tokens are kept. Where they do not (S3 with SSE-KMS or SSE-C,
@@ -14,7 +15,7 @@ at most one record.
 
 Buckets written before ``uses`` existed hold one deployment record per
 deployment (``.staticship/deployments/<id>.json``): ``deployment_names``
-still reads those, for a deployment the state record has no names for.
+still parses those, for a deployment the state record has no names for.
 
 A record that is missing, corrupt, of another format or of the wrong shape is
 treated as absent, and ``problem`` says why: files are then re-uploaded, never
