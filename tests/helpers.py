@@ -91,3 +91,14 @@ def bucket_output(s3: S3Target, location: str) -> dict[str, bytes]:
 
 def s3_settings(s3: S3Target, cls: type) -> dict[str, Any]:
     return s3.settings("%s.%s" % (cls.__module__, cls.__qualname__))
+
+
+def recorded_names(state: bytes, deployment: int | str = 0) -> set[str]:
+    """The names the state record ``state`` says a deployment uses: the
+    ``deployment``-th of its history (0: the newest), or the one of that id."""
+    from staticship.state import State
+
+    record = State.loads(state)
+    assert record.problem is None, record.problem
+    found = deployment if isinstance(deployment, str) else record.deployments[deployment]
+    return set(record.used[found])

@@ -538,8 +538,9 @@ def test_prune_keeps_the_last_k_deployments(store: Store, tree: Tree) -> None:
         deploy(tree, storages, version)
         manifests.append(json.loads(store.get(location + "/assets.json")))
     before = store.keys(location + "/")
-    records = sorted(k for k in before if "/.staticship/deployments/" in k)
-    assert len(records) == 3
+    # One record object: the state record names the deployments and their files.
+    assert sorted(k for k in before if "/.staticship/" in k) == [location + "/.staticship/state.json"]
+    assert len(json.loads(store.get(location + "/.staticship/state.json"))["sections"]["uses"]["ids"]) == 3
 
     store.reset()
     dry = deploy(tree, storages, 3, "--prune", "--dry-run", STATICSHIP_PRUNE_KEEP=2,
@@ -558,7 +559,7 @@ def test_prune_keeps_the_last_k_deployments(store: Store, tree: Tree) -> None:
     run = deploy(tree, storages, 3, "--prune", STATICSHIP_PRUNE_KEEP=2, STATICSHIP_PRUNE_MIN_AGE=0)
     assert run.report.deleted == dry.report.deleted
     counts = store.ops(run)
-    batches = -(-(len(run.report.deleted) + 1) // store.batch_limit)  # + the stale record
+    batches = -(-len(run.report.deleted) // store.batch_limit)
     assert counts["Batch"] == batches and counts["Delete"] == 0, counts
     after = store.published()
     for kept in manifests[1:]:
@@ -568,8 +569,8 @@ def test_prune_keeps_the_last_k_deployments(store: Store, tree: Tree) -> None:
         h for m in manifests[1:] for h in m["paths"].values()}
     assert only_first and not (only_first & after)
     assert after == store.published() and not (set(run.report.deleted) & after)
-    left = sorted(k for k in store.keys(location + "/") if "/.staticship/deployments/" in k)
-    assert len(left) == 2 and set(left) < set(records)
+    assert sorted(k for k in store.keys(location + "/") if "/.staticship/" in k) == [
+        location + "/.staticship/state.json"]
     assert store.get(outside) == b"keep"
 
 

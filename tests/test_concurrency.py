@@ -6,6 +6,7 @@ wrong shape or out of date. All over the test bed's emulators."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -20,9 +21,11 @@ from staticship.backends.base import MISSING, Adapter, Conflict
 from staticship.pipeline import RECORD_ATTEMPTS, Pipeline
 
 from .conftest import Tree, collectstatic
-from .helpers import write_site
+from .helpers import recorded_names, write_site
 
 STATE = ".staticship/state.json"
+OLD_RECORD = ".staticship/deployments/%s.json"
+OLD_POSTPROCESS = ".staticship/postprocess.json"
 MANIFEST_CLASSES = {"s3": "tests.test_manifest.TunedS3", "gcs": "tests.test_gcs.TunedGCS",
                     "azure": "tests.test_azure.TunedAzure"}
 
@@ -203,6 +206,10 @@ def test_a_prune_while_another_run_publishes(bucket: Bucket, tree: Tree, tmp_pat
     bucket.assert_holds(live)
     history = json.loads(bucket.get(STATE))["sections"]["deployments"]
     assert len(history) == 4 and len(set(history)) == 4, history
+    # Both runs' names are recorded (B merged its uses into A's record).
+    state = bucket.get(STATE)
+    assert all(recorded_names(state, d) >= {"assets.json"} for d in history), history
+    assert bucket.manifest()["css/theme/colors.css"] in recorded_names(state, 0)
 
 
 def test_a_record_changed_on_every_attempt_gives_one_clear_error(
@@ -270,10 +277,11 @@ def test_the_live_manifest_establishes_the_deployment_before(s3_bucket: Bucket, 
     s3_bucket.assert_holds(second)
     only_first = set(first) - set(second) - set(s3_bucket.snapshot())
     assert only_first and sorted(only_first) == sorted(run.report.deleted)
-    records = {n for n in s3_bucket.names() if n.startswith(".staticship/deployments/live-")}
-    assert len(records) == 1
-    names = json.loads(s3_bucket.get(records.pop()))["names"]
-    assert set(second) | {"assets.json"} <= set(names)
+    state = s3_bucket.get(STATE)
+    live = [d for d in json.loads(state)["sections"]["deployments"] if d.startswith("live-")]
+    assert len(live) == 1
+    assert set(second) | {"assets.json"} <= recorded_names(state, live[0])
+    assert {n for n in s3_bucket.names() if n.startswith(".staticship/")} == {STATE}
 
 
 DAMAGE = {
@@ -288,7 +296,27 @@ DAMAGE = {
     "record missing": ("record", None),
     "record not JSON": ("record", b"[["),
     "record names a string": ("record", b'{"id":"x","names":"css/base.css"}'),
+    "uses a list": (STATE, b'{"staticship":1,"tokens":{},"sections":{"deployments":["a"],"uses":[]}}'),
 }
+
+
+def to_earlier_format(bucket: Bucket) -> list[str]:
+    """Rewrite the records as staticship wrote them before the state record
+    held the names: one deployment record per deployment, the incremental
+    record beside the state record (which names its digest), no ``uses`` or
+    ``postprocess`` sections. Returns the history."""
+    state = json.loads(bucket.get(STATE))
+    sections = state["sections"]
+    uses = sections.pop("uses")
+    for bit, deployment in enumerate(uses["ids"]):
+        names = sorted(n for n, mask in uses["names"].items() if mask >> bit & 1)
+        bucket.put(OLD_RECORD % deployment, json.dumps({"id": deployment, "names": names}).encode())
+    data = json.dumps(sections.pop("postprocess"), separators=(",", ":")).encode()
+    bucket.put(OLD_POSTPROCESS, data)
+    sections["manifest"]["records"] = {OLD_POSTPROCESS: hashlib.sha256(data).hexdigest()}
+    bucket.put(STATE, json.dumps(state, sort_keys=True, separators=(",", ":")).encode())
+    history: list[str] = sections["deployments"]
+    return history
 
 
 @pytest.mark.parametrize("damage", sorted(DAMAGE))
@@ -303,9 +331,8 @@ def test_prune_keeps_everything_when_the_history_is_damaged(
     deploy(tree, bucket, 2)
     previous = bucket.snapshot()
     name, data = DAMAGE[damage]
-    if name == "record":
-        history = json.loads(bucket.get(STATE))["sections"]["deployments"]
-        name = ".staticship/deployments/%s.json" % history[0]
+    if name == "record":  # in a bucket of the earlier format
+        name = OLD_RECORD % to_earlier_format(bucket)[0]
     if data is None:
         bucket.delete(name)
     else:
@@ -319,6 +346,55 @@ def test_prune_keeps_everything_when_the_history_is_damaged(
         assert "The deployment record '%s' cannot be used: " % name in run.output
     bucket.assert_holds(previous)
     bucket.assert_holds(bucket.snapshot())
+
+
+def ours(bucket: Bucket) -> set[str]:
+    return {n for n in bucket.names() if n.startswith(".staticship/")}
+
+
+def test_a_bucket_of_the_earlier_format_prunes_by_its_records(s3_bucket: Bucket, tree: Tree) -> None:
+    """Deployment records of the earlier format, a state record without
+    names: --prune reads the records of the kept deployments, deletes the
+    files only older ones use, and deletes the records nothing needs any
+    more (the incremental record at once, a deployment record once its
+    deployment is no longer kept), until the state record is the only one."""
+    bucket = s3_bucket
+    write_site(tree)
+    snapshots = []
+    for version in (1, 2, 3):
+        deploy(tree, bucket, version)
+        snapshots.append(bucket.snapshot())
+    d3, d2, d1 = to_earlier_format(bucket)
+    assert ours(bucket) == {STATE, OLD_POSTPROCESS, *(OLD_RECORD % d for d in (d1, d2, d3))}
+    left = [{OLD_RECORD % d2, OLD_RECORD % d3}, {OLD_RECORD % d3}, set()]
+    for step, version in enumerate((4, 5, 6)):
+        run = deploy(tree, bucket, version, "--prune", "-v", "2", STATICSHIP_PRUNE_MIN_AGE=0)
+        assert "Not pruning" not in run.output and "cannot be used" not in run.output
+        gone = set(snapshots[step]) - set().union(*snapshots[step + 1:])
+        assert gone and sorted(gone) == sorted(run.report.deleted)
+        assert ours(bucket) == {STATE} | left[step] and run.report.records_written == 1
+        for kept in snapshots[step + 1:]:
+            bucket.assert_holds(kept)
+        snapshots.append(bucket.snapshot())
+
+
+def test_clear_keeps_the_earlier_records_that_kept_deployments_need(
+        s3_bucket: Bucket, tree: Tree) -> None:
+    """--clear over a bucket of the earlier format: the location holds what
+    the run collected, the state record, and the deployment records of the
+    kept deployments the state record has no names for (so that a later
+    --prune can establish them); the incremental record goes."""
+    bucket = s3_bucket
+    write_site(tree)
+    for version in (1, 2):
+        deploy(tree, bucket, version)
+    d2, d1 = to_earlier_format(bucket)
+    run = deploy(tree, bucket, 3, "--clear")
+    state = bucket.get(STATE)
+    assert bucket.names() - ours(bucket) == recorded_names(state, 0) and run.report.deleted
+    assert ours(bucket) == {STATE, OLD_RECORD % d2, OLD_RECORD % d1}
+    deploy(tree, bucket, 4, "--clear")
+    assert ours(bucket) == {STATE, OLD_RECORD % d2}
 
 
 def test_state_record_of_the_wrong_shape_is_rewritten(s3_bucket: Bucket, tree: Tree) -> None:

@@ -23,6 +23,7 @@ from django.contrib.staticfiles.storage import ManifestStaticFilesStorage
 from storages.backends.s3 import S3ManifestStaticStorage
 
 from .conftest import S3Target, Tree, collectstatic
+from .helpers import recorded_names
 
 STEPS = int(os.environ.get("STATICSHIP_INCREMENTAL_STEPS", "0"))
 SEEDS = int(os.environ.get("STATICSHIP_INCREMENTAL_SEEDS", "1"))
@@ -262,10 +263,7 @@ def copy_admin(tree: Tree) -> Site:
 
 # -- checking ------------------------------------------------------------------
 def deployment_names(root: Path) -> set[str]:
-    state = json.loads((root / ".staticship/state.json").read_bytes())
-    current = state["sections"]["deployments"][0]
-    record = json.loads((root / (".staticship/deployments/%s.json" % current)).read_bytes())
-    return set(record["names"])
+    return recorded_names((root / ".staticship/state.json").read_bytes())
 
 
 def check_step(tree: Tree, cls: type, dest: Path, scratch: Path) -> tuple[bool, bool]:
@@ -351,11 +349,7 @@ def test_a_chain_longer_than_the_passes_fails_as_django(tree: Tree, tmp_path: Pa
 
 # -- over the S3 emulator ------------------------------------------------------
 def bucket_names(s3: S3Target, location: str) -> set[str]:
-    prefix = location + "/"
-    state = json.loads(s3.get(prefix + ".staticship/state.json"))
-    current = state["sections"]["deployments"][0]
-    record = json.loads(s3.get(prefix + ".staticship/deployments/%s.json" % current))
-    return set(record["names"])
+    return recorded_names(s3.get(location + "/.staticship/state.json"))
 
 
 def test_s3_steps_read_back_as_django_wrote_them(s3: S3Target, tree: Tree,
@@ -405,10 +399,10 @@ def test_s3_one_css_edit_costs_its_own_objects(s3: S3Target, tree: Tree, tmp_pat
     for name, data in expected.items():
         assert s3.get("%s/%s" % (location, name)) == data, name
     if counts is not None:
-        # The listing, the state record and the post-processing record; the
-        # edited source, the three new hashed files, the manifest, and the
-        # deployment, post-processing and state records.
-        assert counts == {"ListObjectsV2": 1, "GetObject": 2, "PutObject": 8}, counts
+        # The listing and the state record (which holds the post-processing
+        # record); the edited source, the three new hashed files, the
+        # manifest, and the state record (the deployment's names in it).
+        assert counts == {"ListObjectsV2": 1, "GetObject": 1, "PutObject": 6}, counts
 
 
 # -- when the record cannot be trusted -----------------------------------------
@@ -433,11 +427,11 @@ def test_a_missing_output_or_a_tampered_record_means_a_full_run(tree: Tree,
     tree.write("css/c.css", b"c { color: green }\n")
     assert check_step(tree, ManifestStaticFilesStorage, dest, scratch) == (True, False)
     assert (dest / manifest["css/b.css"]).exists()
-    # The record does not match the digest the state record holds.
-    from staticship import incremental
-
-    record = dest / ".staticship" / incremental.RECORD
-    record.write_bytes(record.read_bytes().replace(b'"css/c.css"', b'"css/c.css" '))
+    # The record (a section of the state record) is malformed.
+    record = dest / ".staticship" / "state.json"
+    state = json.loads(record.read_bytes())
+    state["sections"]["postprocess"]["files"][0][2] = "not a size"
+    record.write_bytes(json.dumps(state).encode())
     tree.write("css/c.css", b"c { color: gray }\n")
     assert check_step(tree, ManifestStaticFilesStorage, dest, scratch) == (True, False)
     tree.write("css/c.css", b"c { color: black }\n")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from unittest import mock
 
@@ -86,11 +87,34 @@ def test_one_css_edit_uploads_only_what_depends_on_it(s3: S3Target, tree: Tree,
     assert len(differing) == 4
     counts = s3.counts()
     if counts is not None:
-        # the state, deployment and post-processing records
-        assert counts["PutObject"] == len(differing) + 3
+        # one record: the state record (history, names, post-processing record)
+        assert counts["PutObject"] == len(differing) + 1
     location = storages["staticfiles"]["OPTIONS"]["location"]
     published = bucket_output(s3, location)
     assert {n: published[n] for n in after} == after
+
+
+def test_a_one_file_edit_writes_one_record(s3: S3Target, tree: Tree) -> None:
+    """A file nothing references is edited: the emulator sees four PUTs, the
+    file, its hashed twin, the manifest and one record object (the state
+    record, which holds the deployment's names and the post-processing
+    record: before, each was an object of its own)."""
+    if s3.live:
+        pytest.skip("counts requests at the test bed")
+    write_site(tree)
+    storages = s3_settings(s3, TunedS3)
+    collectstatic(tree=tree, storages=storages)
+    tree.write("css/site.css", b"h1{color:blue}\n/*# sourceMappingURL=site.css.map */\n")
+    s3.reset()
+    run = collectstatic(tree=tree, storages=storages)
+    # The listing, the state record (read once), and four PUTs.
+    assert s3.counts() == {"ListObjectsV2": 1, "GetObject": 1, "PutObject": 4}, s3.counts()
+    assert run.report.records_written == 1
+    location = storages["staticfiles"]["OPTIONS"]["location"]
+    twin = json.loads(s3.get(location + "/assets.json"))["paths"]["css/site.css"]
+    assert sorted(run.report.uploaded) == sorted(["css/site.css", twin, "assets.json"])
+    assert [k for k in s3.objects(location + "/.staticship/")] == [
+        location + "/.staticship/state.json"]
 
 
 def test_failed_upload_keeps_the_old_manifest(s3: S3Target, tree: Tree, tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ import pytest
 from django.core.management.base import CommandError
 
 from .conftest import S3Target, Tree, collectstatic, make_files, on_both_s3_servers
-from .helpers import TunedS3, bucket_output, s3_settings, write_site
+from .helpers import TunedS3, bucket_output, recorded_names, s3_settings, write_site
 
 ROOT = Path(__file__).resolve().parent.parent
 WRITES = ("PutObject", "UploadPart", "CreateMultipartUpload", "CompleteMultipartUpload",
@@ -489,9 +489,9 @@ def test_prune_without_manifest_removes_stale_files(s3: S3Target, tree: Tree) ->
 
 
 def test_prune_keeps_its_own_records_with_a_top_level_state_name(s3: S3Target, tree: Tree) -> None:
-    """With STATICSHIP_STATE_NAME at the top of the location, the deployment
-    records still count as staticship's own: never planned as stale files,
-    and kept for the last K deployments."""
+    """With STATICSHIP_STATE_NAME at the top of the location, the state
+    record still counts as staticship's own: never planned as a stale file,
+    and it holds the names of the deployments --prune keeps."""
     write_site(tree)
     storages = s3_settings(s3, TunedS3)
     location = prefix_of(storages)
@@ -501,6 +501,6 @@ def test_prune_keeps_its_own_records_with_a_top_level_state_name(s3: S3Target, t
                      STATICSHIP_PRUNE_KEEP=2)
         assert not any(n.startswith(".staticship/") or n == "state.json"
                        for n in run.report.deleted)
-    records = [k for k in s3.objects(location + ".staticship/deployments/")]
-    assert len(records) == 2
-    assert location + "state.json" in s3.objects(location)
+    assert list(s3.objects(location + ".staticship/")) == []
+    state = s3.get(location + "state.json")
+    assert recorded_names(state, 0) and recorded_names(state, 1)

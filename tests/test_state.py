@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from staticship.plan import RemoteState
@@ -30,11 +32,24 @@ def test_a_record_round_trips_with_typed_fields() -> None:
      "its manifest section is of the wrong shape"),
     (b'{"staticship":1,"sections":{"deployments":"abc"}}', "its deployments are not a list of ids"),
     (b'{"staticship":1,"sections":{"deployments":[null]}}', "its deployments are not a list of ids"),
+    (b'{"staticship":1,"sections":{"uses":[]}}', "its uses are not ids and names"),
+    (b'{"staticship":1,"sections":{"uses":{"ids":["a","a"],"names":{}}}}',
+     "its uses are not ids and names"),
+    (b'{"staticship":1,"sections":{"uses":{"ids":["?"],"names":{}}}}',
+     "its uses are not ids and names"),
+    (b'{"staticship":1,"sections":{"uses":{"ids":["a"],"names":{"x":2}}}}',
+     "its uses of 'x' are not a mask of its ids"),
+    (b'{"staticship":1,"sections":{"uses":{"ids":["a"],"names":{"x":0}}}}',
+     "its uses of 'x' are not a mask of its ids"),
+    (b'{"staticship":1,"sections":{"uses":{"ids":["a"],"names":{"x":true}}}}',
+     "its uses of 'x' are not a mask of its ids"),
+    (b'{"staticship":1,"sections":{"postprocess":[]}}', "its postprocess section is not a mapping"),
 ])
 def test_a_record_of_the_wrong_shape_is_absent(data: bytes, problem: str) -> None:
     state = State.loads(data, "v")
     assert state.problem == problem
     assert (state.tokens, state.manifest, state.deployments, state.version) == ({}, None, [], "v")
+    assert (state.used, state.postprocess) == ({}, None)
 
 
 def test_a_missing_record_has_no_problem() -> None:
@@ -48,6 +63,40 @@ def test_an_update_applies_to_the_record_current_when_written() -> None:
     assert merged.tokens == {"x": ("t", "m"), "n": ("t2", "m2")}
     assert merged.deployments == ["a-run", "b", "z"] and merged.version == "v2"
     assert merged.manifest == {"inputs": "k", "outputs": {}}
+
+
+def test_uses_round_trip_as_one_mask_per_name() -> None:
+    used = {"d3": frozenset({"a", "m"}), "d2": frozenset({"a", "b", "m"}), "d1": frozenset({"c"})}
+    state = State({}, None, ["d3", "d2", UNKNOWN, "d1"], used=used, postprocess={"format": 1})
+    raw = json.loads(state.dumps())["sections"]
+    assert raw["uses"] == {"ids": ["d3", "d2", "d1"], "names": {"a": 3, "m": 3, "b": 2, "c": 4}}
+    assert raw["postprocess"] == {"format": 1}
+    again = State.loads(state.dumps())
+    assert again.used == used and again.postprocess == {"format": 1} and again.problem is None
+
+
+def test_an_update_unites_the_uses_of_both_runs() -> None:
+    """Another run recorded ``b`` meanwhile: both deployments keep their
+    names, in the history's order; ids the history drops lose theirs."""
+    theirs = State({}, {"inputs": "b"}, ["b", "a"], used={"b": frozenset({"x", "y"}),
+                                                          "a": frozenset({"x", "z"})},
+                   postprocess={"theirs": 1})
+    mine = Update(manifest={"inputs": "c"}, deployment="c", names={"x", "w"},
+                  postprocess={"mine": 1})
+    merged = mine.apply(theirs)
+    assert merged.deployments == ["c", "b", "a"] and merged.postprocess == {"mine": 1}
+    assert merged.used == {"c": {"x", "w"}, "b": {"x", "y"}, "a": {"x", "z"}}
+    again = Update(manifest={"inputs": "b"}, deployment="b", names={"v"}, before="live",
+                   before_names={"l"}).apply(merged)
+    assert again.deployments == ["b", "live", "c", "a"] and again.postprocess is None
+    assert again.used["b"] == {"x", "y", "v"} and again.used["live"] == {"l"}
+    long = State({}, None, ["d%d" % i for i in range(HISTORY)],
+                 used={"d%d" % i: frozenset({"n%d" % i}) for i in range(HISTORY)})
+    cut = Update(deployment="new", names={"n"}).apply(long)
+    assert set(cut.used) == {"new", *("d%d" % i for i in range(HISTORY - 2))}
+    plain = Update({"x"}).apply(merged)  # no deployment: history, uses, postprocess kept
+    assert (plain.deployments, plain.used, plain.postprocess) == (
+        merged.deployments, merged.used, merged.postprocess)
 
 
 def test_history_with_a_gap_and_its_length() -> None:

@@ -49,11 +49,19 @@ class Cleanup:
             self.log("Not pruning: the last %d deployments cannot be established (%s); "
                      "every file is kept." % (keep, because), 1)
             return
-        kept_records = {records.deployment_record(d) for d in history[:keep]}
         young_records = prune.too_young(records.internal, self.options.min_age, self.now())
-        stale_records = sorted(n for n in records.internal if records.is_deployment_record(n)
-                               and n not in kept_records and n not in young_records)
+        stale_records = [n for n in records.obsolete(history[:keep]) if n not in young_records]
         self.remove_stale(published | older | self.too_young(remote), remote, stale_records)
+
+    def clear_deployment(
+        self, published: set[str], remote: Mapping[str, RemoteState], deployment: Deployment
+    ) -> None:
+        """``--clear`` on a manifest storage: every listed file but the
+        deployment's, and our records of the earlier format that no kept
+        deployment needs (as ``--prune`` would delete them, without the age
+        floor)."""
+        kept = self.records.history(deployment)[: self.options.keep]
+        self.remove_stale(published, remote, self.records.obsolete(kept))
 
     def too_young(self, listed: Mapping[str, RemoteState]) -> set[str]:
         """Listed names --prune keeps for their age (STATICSHIP_PRUNE_MIN_AGE)."""

@@ -55,7 +55,6 @@ from .plan import Reason, RemoteState
 from .sources import LocalFile
 
 FORMAT = 1
-RECORD = "postprocess.json"  # in the state record's folder
 # Methods whose stock behaviour the incremental run relies on: a storage
 # that overrides any of them is always post-processed in full.
 _DRIVEN = ("post_process", "_post_process", "url_converter", "_url", "_stored_name",
@@ -197,22 +196,21 @@ class Source:
     reads: tuple[str, ...] = ()  # sources whose original bytes name it (a query)
 
 
-def dumps(config: str, sources: Mapping[str, Source]) -> bytes:
-    """The record, compactly: references as indexes into the name list."""
+def dumps(config: str, sources: Mapping[str, Source]) -> dict[str, Any]:
+    """The record (a section of the state record), compactly: references as
+    indexes into the name list."""
     names = sorted(sources)
     index = {n: i for i, n in enumerate(names)}
     rows = [[n, s.md5, s.size, s.hashed, sorted(index[r] for r in s.references),
              sorted(index[r] for r in s.reads)] for n, s in ((n, sources[n]) for n in names)]
-    return json.dumps({"format": FORMAT, "config": config, "files": rows},
-                      separators=(",", ":")).encode()
+    return {"format": FORMAT, "config": config, "files": rows}
 
 
-def loads(data: bytes | None, config: str) -> dict[str, Source] | None:
+def loads(raw: Mapping[str, Any] | None, config: str) -> dict[str, Source] | None:
     """The recorded sources, or None if the record is missing, malformed or
     from another configuration."""
     try:
-        raw = json.loads(data or b"")
-        if raw.get("format") != FORMAT or raw.get("config") != config:
+        if raw is None or raw.get("format") != FORMAT or raw.get("config") != config:
             return None
         names = [str(row[0]) for row in raw["files"]]
         return {
@@ -465,23 +463,10 @@ def fingerprints(files: Mapping[str, LocalFile]) -> dict[str, tuple[str, int]]:
     return {name: manifest._measure(file) for name, file in files.items()}
 
 
-def previous_sources(pipeline: Any, config: str, name: str) -> dict[str, Source] | None:
-    """The record the last deployment left, if it is the one its state
-    record names (same digest) and from the same configuration."""
-    if not pipeline.records.listed or name not in pipeline.records.internal:
-        return None
-    section = pipeline.records.state().manifest or {}
-    expected = (section.get("records") or {}).get(name) if isinstance(section, dict) else None
-    if not isinstance(expected, str):
-        return None
-    try:
-        data = pipeline.calls.retrying(lambda: pipeline.adapter.read_small(name))
-    except Exception as exc:  # noqa: BLE001 - the full run needs no record
-        pipeline.log("Reading '%s' failed (%s): post-processing everything." % (name, exc), 1)
-        return None
-    if not data or hashlib.sha256(data).hexdigest() != expected:
-        return None
-    return loads(data, config)
+def previous_sources(pipeline: Any, config: str) -> dict[str, Source] | None:
+    """The record the last deployment left in the state record, if it is
+    from the same configuration."""
+    return loads(pipeline.records.postprocess(), config)
 
 
 def deploy(pipeline: Any, storage: Any, options: Mapping[str, Any],
@@ -491,10 +476,9 @@ def deploy(pipeline: Any, storage: Any, options: Mapping[str, Any],
     run; else everything) and publish the staged tree, manifest last.
     Returns every name the deployment uses."""
     config = configuration_key(storage) if eligible(storage) else None
-    record_name = posixpath.join(pipeline.records.internal_dir, RECORD)
     prints = fingerprints(files) if config else {}
     work = None
-    previous = previous_sources(pipeline, config, record_name) if config else None
+    previous = previous_sources(pipeline, config) if config else None
     if previous is not None:
         section = pipeline.records.state().manifest or {}
         try:
@@ -514,12 +498,12 @@ def deploy(pipeline: Any, storage: Any, options: Mapping[str, Any],
             except Fallback as why:
                 pipeline.log("Post-processing everything: %s." % why, 2)
             else:
-                return _publish(pipeline, stage, staged, files, prints, config, record_name,
-                                deployment, work, remote)
+                return _publish(pipeline, stage, staged, files, prints, config, deployment,
+                                work, remote)
     with manifest.Stage() as stage:
         staged = _process(pipeline, stage, storage, options, files, None)
-        return _publish(pipeline, stage, staged, files, prints, config, record_name,
-                        deployment, None, remote)
+        return _publish(pipeline, stage, staged, files, prints, config, deployment, None,
+                        remote)
 
 
 def _written_otherwise(pipeline: Any, work: Plan) -> str | None:
@@ -564,22 +548,21 @@ def _process(pipeline: Any, stage: manifest.Stage, storage: Any, options: Mappin
 
 
 def _publish(pipeline: Any, stage: manifest.Stage, staged: Any, files: Mapping[str, LocalFile],
-             prints: Mapping[str, tuple[str, int]], config: str | None, record_name: str,
-             deployment: Any, work: Plan | None,
-             remote: Mapping[str, RemoteState]) -> list[str]:
+             prints: Mapping[str, tuple[str, int]], config: str | None, deployment: Any,
+             work: Plan | None, remote: Mapping[str, RemoteState]) -> list[str]:
     staged_files = staged.published(stage) if work else stage.files()
-    records: dict[str, bytes] = {}
+    postprocess = None
     if config is not None:
         sources = record(staged, files, prints, work)
         if sources is not None:
-            records[record_name] = dumps(config, sources)
+            postprocess = dumps(config, sources)
     carried = {n: v for n, v in (work.carried if work else {}).items() if n not in staged_files}
     # The live storage instance gets this deployment's names (see runner).
     pipeline.processed = (dict(staged.hashed_files), getattr(staged, "manifest_hash", ""))
     if pipeline.hashed_cache is not None:  # STATICSHIP_HASHED_CACHE_CONTROL (see immutable)
         pipeline.hashed_cache.use(hashed.names(pipeline.processed))
     pipeline.publish(staged_files, last=frozenset({staged.manifest_name}), remote=remote,
-                     deployment=deployment, carried=carried, extra_records=records)
+                     deployment=deployment, carried=carried, postprocess=postprocess)
     for name in carried:  # counted as a full run counts them: unmodified
         pipeline.report.files.setdefault(name, Reason.UNCHANGED.value)
     return sorted(set(staged_files) | set(carried))

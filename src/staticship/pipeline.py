@@ -31,7 +31,7 @@ from .errors import RunFailed
 from .events import Events
 from .plan import LocalState, Plan, Reason, RemoteState, make_plan
 from .prepare import hashing_ahead, prepare_all
-from .records import RECORD_ATTEMPTS, Deployment, Records
+from .records import RECORD_ATTEMPTS, Deployment, Published, Records
 from .report import Report
 from .sources import LocalFile, duplicate_message, find_files
 
@@ -128,7 +128,7 @@ class Pipeline:
             published = incremental.deploy(self, storage, storage_options, files, remote,
                                            deployment)
         if self.options.clear:
-            self.cleanup.remove_stale(set(published), remote)
+            self.cleanup.clear_deployment(set(published), remote, deployment)
         elif self.options.prune:
             self.cleanup.prune_deployments(set(published), remote, deployment, gap)
         return report
@@ -168,14 +168,14 @@ class Pipeline:
         last: frozenset[str] = frozenset(),
         deployment: Deployment | None = None,
         carried: Mapping[str, tuple[str | None, int]] | None = None,
-        extra_records: Mapping[str, bytes] | None = None,
+        postprocess: dict[str, Any] | None = None,
     ) -> Report:
         """Fingerprint, plan and upload ``files``; names in ``last`` go after
         all others have succeeded. A ``deployment`` (manifest runs) is
         recorded with the published outputs once everything is in place,
         with ``carried`` (outputs it keeps as already published, see
-        ``incremental``) and the digests of ``extra_records`` (written first,
-        beside the state record)."""
+        ``incremental``) and its ``postprocess`` record, in the one state
+        record."""
         report, records = self.report, self.records
         prepared: dict[str, Prepared] = {}
         try:
@@ -190,12 +190,12 @@ class Pipeline:
                 with report.phase("upload"):
                     results = self.upload(plan, prepared, last)
                 self.phase = Phase.PUBLISHED
-                section = None
-                outputs = {**(carried or {}), **records.outputs(prepared, remote, results)}
+                published = None
                 if deployment is not None:
-                    section = records.section(deployment, outputs, writes, carried or {},
-                                              extra_records or {}, self.hashed_cache)
-                records.record(prepared, results, section, deployment, names=outputs)
+                    outputs = {**(carried or {}), **records.outputs(prepared, remote, results)}
+                    published = Published(deployment, outputs, writes, tuple(carried or ()),
+                                          postprocess, self.hashed_cache)
+                records.record(prepared, results, published)
         finally:
             for item in prepared.values():
                 item.discard()

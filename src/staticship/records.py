@@ -1,11 +1,11 @@
 """Step 7: our records beside the files, for one run: the state record (read at
-most once, written conditionally and merged on a race) and the deployment
-history of manifest storages. ``state`` holds their format; this module
-holds their I/O, so that the pipeline only sequences."""
+most once, written conditionally and merged on a race), which holds the
+deployment history of manifest storages too. ``state`` holds its format;
+this module holds the I/O (``state``/``read_state`` read, ``update_state``
+writes: one record object a run at most), so that the pipeline only
+sequences."""
 
 from __future__ import annotations
-
-import hashlib
 
 import posixpath
 from collections.abc import Callable, Collection, Mapping
@@ -19,6 +19,7 @@ from .backends.base import MISSING, Adapter, Prepared
 from .backends.errors import Conflict
 from .calls import Calls
 from .errors import RunFailed
+from .immutable import Override
 from .plan import RemoteState
 from .report import Report
 from .state import State, Update
@@ -27,6 +28,9 @@ Log = Callable[[str, int], None]
 # Conditional writes of the state record before a run gives up on another
 # run that keeps changing it (each attempt re-reads and merges).
 RECORD_ATTEMPTS = 5
+#: The incremental post-processing record of the earlier format, beside the
+#: state record (now a section of it): nothing reads it; cleanup deletes it.
+OLD_POSTPROCESS = "postprocess.json"
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,29 @@ class Deployment:
     gap: bool = False
     # The deployment the live manifest described when the history missed it.
     before: str | None = None
+
+
+@dataclass(frozen=True)
+class Published:
+    """What a manifest deployment leaves in the state record."""
+
+    deployment: Deployment
+    outputs: Mapping[str, tuple[str | None, int]]  # every name it uses: token, size
+    writes: Mapping[str, str]  # the write digest of each name published now
+    carried: Collection[str] = ()  # outputs kept as published (see incremental)
+    postprocess: dict[str, Any] | None = None  # see incremental.dumps
+    hashed_cache: Override | None = None  # STATICSHIP_HASHED_CACHE_CONTROL's hook
+
+    def section(self, recorded: Mapping[str, str]) -> dict[str, Any]:
+        """Its manifest section: its inputs, every output with its token, the
+        options each was written with (carried outputs keep those recorded
+        last, ``recorded``) and, with STATICSHIP_HASHED_CACHE_CONTROL, the
+        hashed names. Builds only: no I/O."""
+        section = {"inputs": self.deployment.inputs, "outputs": dict(self.outputs),
+                   "writes": {**{n: recorded.get(n, "") for n in self.carried}, **self.writes}}
+        if self.hashed_cache is not None:  # the hashed names, for the next run's skip
+            self.hashed_cache.record(section)
+        return section
 
 
 class Records:
@@ -67,6 +94,7 @@ class Records:
         return name == self.state_name or name.startswith(self.internal_dir + "/")
 
     def deployment_record(self, deployment: str) -> str:
+        """Where the earlier format kept ``deployment``'s names."""
         return posixpath.join(self.internal_dir, "deployments", deployment + ".json")
 
     def is_deployment_record(self, name: str) -> bool:
@@ -157,77 +185,47 @@ class Records:
     def write_digest(self, name: str) -> str:
         return manifest.write_digest(self.adapter.write_options(name))
 
-    def section(
-        self, deployment: Deployment, outputs: Mapping[str, tuple[str | None, int]],
-        writes: Mapping[str, str], carried: Mapping[str, Any], extra: Mapping[str, bytes],
-        hashed_cache: Any = None,
-    ) -> dict[str, Any]:
-        """What the state record keeps of a manifest deployment: its inputs,
-        every output with its token, the options each was written with
-        (carried outputs keep those recorded), the digests of the extra
-        records (written now, before the state record names them) and, with
-        STATICSHIP_HASHED_CACHE_CONTROL, the hashed names."""
-        digests: dict[str, str] = {}
-        for name, data in extra.items():
-            self.write_small(name, data)
-            digests[name] = hashlib.sha256(data).hexdigest()
-        kept = self.recorded_writes()
-        section = {"inputs": deployment.inputs, "outputs": dict(outputs),
-                   "writes": {**{n: kept.get(n, "") for n in carried}, **writes},
-                   "records": digests}
-        if hashed_cache is not None:  # the hashed names, for the next run's skip
-            hashed_cache.record(section)
-        return section
-
     def recorded_writes(self) -> dict[str, str]:
         """The write digests the last deployment recorded, by name."""
         section = self.manifest_section()
         recorded = section.get("writes") if isinstance(section, dict) else None
         return dict(recorded) if isinstance(recorded, dict) else {}
 
+    def postprocess(self) -> dict[str, Any] | None:
+        """The incremental post-processing record of the last deployment."""
+        return self.state().postprocess if self.listed else None
+
     def record(
         self,
         prepared: Mapping[str, Prepared],
         results: Mapping[str, str | None],
-        section: dict[str, Any] | None,
-        deployment: Deployment | None,
-        names: Collection[str] | None = None,
+        published: Published | None = None,
     ) -> None:
-        """After publishing: the deployment's record (``names``: every name it
-        uses, by default those published now), and that of the live deployment
-        it established, then the state record."""
-        if deployment is not None:
-            self.write_small(self.deployment_record(deployment.id),
-                             formats.deployment_record(deployment.id,
-                                                       prepared if names is None else names))
-            if deployment.before is not None:
-                self.write_small(self.deployment_record(deployment.before),
-                                 formats.deployment_record(
-                                     deployment.before, self.derived[deployment.before]))
-        self.update_state(prepared, results, section, deployment)
-
-    def update_state(
-        self,
-        prepared: Mapping[str, Prepared],
-        results: Mapping[str, str | None],
-        section: dict[str, Any] | None = None,
-        deployment: Deployment | None = None,
-    ) -> None:
-        """Record the tokens of uploads whose listing will not prove content,
-        the manifest section and the deployment; write the record only if it
-        changed. The write is conditional on the version read: when another
-        run wrote meanwhile, its record is read again and this run's update
-        applied to it (a bounded number of times)."""
+        """After publishing: the state record, with the tokens of uploads
+        whose listing will not prove content and, for a manifest deployment,
+        its section, names and post-processing record (one object)."""
         opaque = {
             name: (token, prepared[name].md5)
             for name, token in results.items()
             if token is not None and token not in prepared[name].tokens
         }
-        if not opaque and section is None and not self.listed:
+        if not opaque and published is None and not self.listed:
             return
-        update = Update(set(results), opaque, section, deployment.id if deployment else None,
-                        deployment.before if deployment else None,
-                        bool(deployment and deployment.gap))
+        if published is None:
+            self.update_state(Update(set(results), opaque))
+            return
+        deployment = published.deployment
+        self.update_state(Update(
+            set(results), opaque, published.section(self.recorded_writes()),
+            deployment.id, deployment.before, deployment.gap, names=set(published.outputs),
+            before_names=self.derived.get(deployment.before or "", ()),
+            postprocess=published.postprocess))
+
+    def update_state(self, update: Update) -> None:
+        """Apply ``update`` and write the record, only if it changed. The
+        write is conditional on the version read: when another run wrote
+        meanwhile, its record is read again and ``update`` applied to it (a
+        bounded number of times)."""
         state = self.state()
         for attempt in range(1, RECORD_ATTEMPTS + 1):
             after = update.apply(state)
@@ -311,9 +309,14 @@ class Records:
         return formats.record_deployment(past, current.id, current.gap, current.before)
 
     def deployment_names(self, deployment: str) -> list[str] | None:
-        """The names of ``deployment``'s record; None if it is missing or
-        unusable. A record not listed is read all the same: another run may
-        have recorded it after this run listed."""
+        """The names ``deployment`` uses: as the state record holds them, as
+        the live manifest gave them, or else as a deployment record of the
+        earlier format lists them (read even if not listed: a run of an
+        earlier version may have written it after this run listed); None if
+        none can say."""
+        used = self.state().used.get(deployment)
+        if used is not None:
+            return sorted(used)
         if deployment in self.derived:
             return self.derived[deployment]
         name = self.deployment_record(deployment)
@@ -322,3 +325,14 @@ class Records:
         if names is None:
             self.log("The deployment record '%s' cannot be used: %s." % (name, why), 2)
         return names
+
+    def obsolete(self, kept: Collection[str]) -> list[str]:
+        """Listed objects of ours of the earlier format that nothing will
+        read: the incremental record beside the state record, and deployment
+        records but those of ``kept`` deployments the state record has no
+        names for."""
+        used = self.state().used
+        needed = {self.deployment_record(d) for d in kept if d not in used}
+        old_postprocess = posixpath.join(self.internal_dir, OLD_POSTPROCESS)
+        return sorted(n for n in self.internal if n not in needed and (
+            self.is_deployment_record(n) or n == old_postprocess))

@@ -1,14 +1,21 @@
-"""The state record and the deployment records: the one place that reads,
-validates and writes staticship's own JSON beside the files.
+"""The state record (and the deployment records of the earlier format): the
+one place that reads, validates and writes staticship's own JSON beside the
+files.
 
 Most listings prove content on their own (an MD5 ETag, a GCS ``md5Hash``),
 and then no tokens are kept. Where they do not (S3 with SSE-KMS or SSE-C,
 whose ETags are opaque), the state record remembers, per name, the token the
 store gave our upload and the MD5 of the bytes we uploaded: a listing that
 still shows that token proves the object still holds those bytes. Manifest
-storages also keep here the fingerprint of their last post-processing inputs
-and the deployment history (ids, newest first), each deployment's names in a
-record of its own.
+storages also keep here the fingerprint of their last post-processing inputs,
+the deployment history (ids, newest first), the names each recent deployment
+uses (``uses``: per name, which deployments use it) and the incremental
+post-processing record (``postprocess``): one object, so that a deploy writes
+at most one record.
+
+Buckets written before ``uses`` existed hold one deployment record per
+deployment (``.staticship/deployments/<id>.json``): ``deployment_names``
+still parses those, for a deployment the state record has no names for.
 
 A record that is missing, corrupt, of another format or of the wrong shape is
 treated as absent, and ``problem`` says why: files are then re-uploaded, never
@@ -25,6 +32,8 @@ from typing import Any
 FORMAT = 1
 MANIFEST = "manifest"
 DEPLOYMENTS = "deployments"
+USES = "uses"
+POSTPROCESS = "postprocess"
 # Deployment ids remembered in the state record (for --prune).
 HISTORY = 20
 #: In the history: earlier deployments happened that no record names (the
@@ -46,6 +55,12 @@ class State:
     problem: str | None = None
     # The store's version tag of the record read (see Adapter.read_versioned).
     version: str | None = None
+    # Deployment id -> every name it uses, for the deployments of the history
+    # (a deployment missing here may have a record of the earlier format).
+    used: dict[str, frozenset[str]] = field(default_factory=dict)
+    # The incremental post-processing record of the last manifest deployment
+    # (see incremental.dumps); it goes and comes with ``manifest``.
+    postprocess: dict[str, Any] | None = None
 
     @classmethod
     def loads(cls, data: bytes | None, version: str | None = None) -> State:
@@ -58,8 +73,10 @@ class State:
         if not isinstance(raw, dict) or raw.get("staticship") != FORMAT:
             return cls(problem="it is not of format %d" % FORMAT, version=version)
         try:
-            return cls(_tokens(raw.get("tokens", {})), *_sections(raw.get("sections", {})),
-                       version=version)
+            sections = raw.get("sections", {})
+            manifest, deployments = _sections(sections)
+            return cls(_tokens(raw.get("tokens", {})), manifest, deployments, version=version,
+                       used=_uses(sections.get(USES)), postprocess=_postprocess(sections))
         except _Shape as exc:
             return cls(problem=str(exc), version=version)
 
@@ -69,6 +86,10 @@ class State:
             sections[MANIFEST] = self.manifest
         if self.deployments:
             sections[DEPLOYMENTS] = self.deployments
+        if self.used:
+            sections[USES] = encode_uses(self.deployments, self.used)
+        if self.postprocess is not None:
+            sections[POSTPROCESS] = self.postprocess
         body = {
             "staticship": FORMAT,
             "tokens": {name: list(pair) for name, pair in sorted(self.tokens.items())},
@@ -100,15 +121,32 @@ class Update:
     deployment: str | None = None
     before: str | None = None  # the deployment found live before this one (see record_deployment)
     gap: bool = False  # a deployment no record names came before this one (or ``before``)
+    names: Collection[str] = ()  # every name ``deployment`` uses
+    before_names: Collection[str] = ()  # every name ``before`` uses
+    postprocess: dict[str, Any] | None = None  # replaces the record's along with ``manifest``
 
     def apply(self, state: State) -> State:
         tokens = {n: t for n, t in state.tokens.items() if n not in self.uploaded}
         tokens.update(self.tokens)
-        deployments = state.deployments
+        deployments, used = state.deployments, state.used
         if self.deployment is not None:
             deployments = record_deployment(deployments, self.deployment, self.gap, self.before)
-        return State(tokens, self.manifest if self.manifest is not None else state.manifest,
-                     deployments, version=state.version)
+            used = self.uses(used, deployments)
+        if self.manifest is None:
+            manifest, postprocess = state.manifest, state.postprocess
+        else:
+            manifest, postprocess = self.manifest, self.postprocess
+        return State(tokens, manifest, deployments, version=state.version, used=used,
+                     postprocess=postprocess)
+
+    def uses(self, used: Mapping[str, frozenset[str]], history: list[str]) -> dict[str, frozenset[str]]:
+        """``used`` with this run's deployment (and ``before``) added, the
+        names of an id recorded twice united; only the ids ``history`` keeps."""
+        merged = dict(used)
+        for deployment, names in ((self.deployment, self.names), (self.before, self.before_names)):
+            if deployment is not None:
+                merged[deployment] = merged.get(deployment, frozenset()) | frozenset(names)
+        return {d: merged[d] for d in history if d in merged}
 
 
 def record_deployment(
@@ -127,12 +165,21 @@ def record_deployment(
     return merged
 
 
-def deployment_record(deployment: str, names: Collection[str]) -> bytes:
-    return json.dumps({"id": deployment, "names": sorted(names)}).encode()
+def encode_uses(history: list[str], used: Mapping[str, frozenset[str]]) -> dict[str, Any]:
+    """``used`` compactly: the ids (in ``history``'s order) and, per name, a
+    bit mask of the deployments that use it (bit i: ``ids[i]``). Names are
+    shared by most deployments, so this is far smaller than a list each."""
+    ids = [d for d in history if d in used] + sorted(set(used) - set(history))
+    masks: dict[str, int] = {}
+    for bit, deployment in enumerate(ids):
+        for name in used[deployment]:
+            masks[name] = masks.get(name, 0) | 1 << bit
+    return {"ids": ids, "names": masks}
 
 
 def deployment_names(data: bytes | None) -> tuple[list[str] | None, str]:
-    """The names a deployment record lists, or None and why it cannot say."""
+    """The names a deployment record of the earlier format lists, or None
+    and why it cannot say."""
     if data is None:
         return None, "it is missing"
     try:
@@ -170,6 +217,31 @@ def _sections(raw: Any) -> tuple[dict[str, Any] | None, list[str]]:
     if not isinstance(deployments, list) or not all(isinstance(d, str) for d in deployments):
         raise _Shape("its deployments are not a list of ids")
     return manifest, deployments
+
+
+def _uses(raw: Any) -> dict[str, frozenset[str]]:
+    if raw is None:
+        return {}
+    ids = raw.get("ids") if isinstance(raw, dict) else None
+    masks = raw.get("names") if isinstance(raw, dict) else None
+    if not (isinstance(ids, list) and all(isinstance(d, str) and d != UNKNOWN for d in ids)
+            and len(set(ids)) == len(ids) and isinstance(masks, dict)):
+        raise _Shape("its uses are not ids and names")
+    found: dict[str, set[str]] = {d: set() for d in ids}
+    for name, mask in masks.items():
+        if not isinstance(mask, int) or isinstance(mask, bool) or not 0 < mask < 1 << len(ids):
+            raise _Shape("its uses of '%s' are not a mask of its ids" % name)
+        for bit, deployment in enumerate(ids):
+            if mask >> bit & 1:
+                found[deployment].add(name)
+    return {d: frozenset(names) for d, names in found.items()}
+
+
+def _postprocess(sections: dict[str, Any]) -> dict[str, Any] | None:
+    found = sections.get(POSTPROCESS)
+    if found is not None and not isinstance(found, dict):
+        raise _Shape("its postprocess section is not a mapping")
+    return found
 
 
 def _valid_manifest(section: Any) -> bool:
