@@ -29,7 +29,7 @@ class Report:
     requests: Counter[str] = field(default_factory=Counter)
     seconds: dict[str, float] = field(default_factory=dict)
     post_processed: list[str] = field(default_factory=list)
-    records_written: int = 0  # staticship's own records (state, deployments)
+    records_written: int = 0  # writes of staticship's own record (the state record)
     # CDN invalidation (cdn.Invalidation.as_json), when a CDN is configured.
     invalidation: dict[str, Any] | None = None
     # Whether uploads went through obstore, and why not (CloudAdapter.fast_path).
