@@ -53,6 +53,8 @@ class Records:
         self.internal: dict[str, RemoteState] = {}
         self.listed = False
         self._state: State | None = None
+        # The state record was known from its listed MD5 (its version tag is not).
+        self.from_listing = False
         # Deployments established from a live manifest: id -> names.
         self.derived: dict[str, list[str]] = {}
 
@@ -78,15 +80,24 @@ class Records:
         self.listed = self.state_name in self.internal
 
     # -- the state record --------------------------------------------------------
-    def state(self) -> State:
+    def state(self, expected: State | None = None) -> State:
         """The state record, downloaded at most once, and only if it was
-        listed (else an empty one that must not exist when written)."""
+        listed (else an empty one that must not exist when written). Not
+        downloaded at all when the listing shows it with the MD5 of
+        ``expected`` (the record a run would write): it is that record."""
         if self._state is None:
-            if self.listed:
+            if self.listed and expected is not None and self.listed_as(expected):
+                self._state, self.from_listing = expected, True
+            elif self.listed:
                 self._state = self.read_state()
             else:
                 self._state = State(version=MISSING if self.adapter.conditional_writes else None)
         return self._state
+
+    def listed_as(self, expected: State) -> bool:
+        listed = self.internal[self.state_name]
+        data = expected.dumps()
+        return listed.token == fp.md5_hex(data) and listed.size in (None, len(data))
 
     def read_state(self) -> State:
         """The state record as stored now, with its version tag; one of the
@@ -118,24 +129,6 @@ class Records:
             token = remote[name].token
             if token is not None and state.confirms(name, token, item.md5):
                 item.tokens.add(token)
-
-    def rewrite_changed_options(
-        self, prepared: Mapping[str, Prepared], remote: Mapping[str, RemoteState]
-    ) -> dict[str, str]:
-        """Each name's write digest; a listed object that the last deployment
-        wrote with other options (headers, ACL, gzip ...) is uploaded again
-        even though its bytes match. Without a record of them (no state
-        record), the bytes decide, as on the plain path."""
-        writes = {name: self.write_digest(name) for name in prepared}
-        section = self.manifest_section()
-        recorded = section.get("writes") if isinstance(section, dict) else None
-        if not isinstance(recorded, dict):
-            return writes
-        for name, item in prepared.items():
-            listed = remote.get(name)
-            if listed is not None and recorded.get(name) != writes[name]:
-                item.tokens.discard(listed.token)
-        return writes
 
     def outputs(
         self,
@@ -192,6 +185,7 @@ class Records:
         section: dict[str, Any] | None,
         deployment: Deployment | None,
         names: Collection[str] | None = None,
+        writes: Mapping[str, str] | None = None,
     ) -> None:
         """After publishing: the deployment's record (``names``: every name it
         uses, by default those published now), and that of the live deployment
@@ -204,7 +198,7 @@ class Records:
                 self.write_small(self.deployment_record(deployment.before),
                                  formats.deployment_record(
                                      deployment.before, self.derived[deployment.before]))
-        self.update_state(prepared, results, section, deployment)
+        self.update_state(prepared, results, section, deployment, writes)
 
     def update_state(
         self,
@@ -212,6 +206,7 @@ class Records:
         results: Mapping[str, str | None],
         section: dict[str, Any] | None = None,
         deployment: Deployment | None = None,
+        writes: Mapping[str, str] | None = None,
     ) -> None:
         """Record the tokens of uploads whose listing will not prove content,
         the manifest section and the deployment; write the record only if it
@@ -223,12 +218,15 @@ class Records:
             for name, token in results.items()
             if token is not None and token not in prepared[name].tokens
         }
-        if not opaque and section is None and not self.listed:
+        if not opaque and section is None and not self.listed and not writes:
             return
         update = Update(set(results), opaque, section, deployment.id if deployment else None,
                         deployment.before if deployment else None,
-                        bool(deployment and deployment.gap))
+                        bool(deployment and deployment.gap), writes=writes)
         state = self.state()
+        if self.from_listing and update.apply(state).dumps() != state.dumps():
+            self.from_listing = False  # its version tag is needed to write it conditionally
+            state = self.read_state()
         for attempt in range(1, RECORD_ATTEMPTS + 1):
             after = update.apply(state)
             if after.dumps() == state.dumps() and state.problem is None:

@@ -46,6 +46,9 @@ class State:
     problem: str | None = None
     # The store's version tag of the record read (see Adapter.read_versioned).
     version: str | None = None
+    # Plain runs: name -> digest of the write parameters (headers, ACL ...)
+    # its object carries (see ``headers``); stored grouped by digest.
+    writes: dict[str, str] = field(default_factory=dict, kw_only=True)
 
     @classmethod
     def loads(cls, data: bytes | None, version: str | None = None) -> State:
@@ -59,7 +62,7 @@ class State:
             return cls(problem="it is not of format %d" % FORMAT, version=version)
         try:
             return cls(_tokens(raw.get("tokens", {})), *_sections(raw.get("sections", {})),
-                       version=version)
+                       version=version, writes=_writes(raw.get("writes", {})))
         except _Shape as exc:
             return cls(problem=str(exc), version=version)
 
@@ -74,6 +77,11 @@ class State:
             "tokens": {name: list(pair) for name, pair in sorted(self.tokens.items())},
             "sections": sections,
         }
+        if self.writes:  # {digest: [names]}: few distinct digests, many names
+            grouped: dict[str, list[str]] = {}
+            for name, digest in sorted(self.writes.items()):
+                grouped.setdefault(digest, []).append(name)
+            body["writes"] = grouped
         return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 
     def confirms(self, name: str, remote_token: str | None, md5: str) -> bool:
@@ -100,6 +108,9 @@ class Update:
     deployment: str | None = None
     before: str | None = None  # the deployment found live before this one (see record_deployment)
     gap: bool = False  # a deployment no record names came before this one (or ``before``)
+    # The write digests of a plain run's names (replacing those recorded);
+    # None keeps them.
+    writes: Mapping[str, str] | None = field(default=None, kw_only=True)
 
     def apply(self, state: State) -> State:
         tokens = {n: t for n, t in state.tokens.items() if n not in self.uploaded}
@@ -108,7 +119,8 @@ class Update:
         if self.deployment is not None:
             deployments = record_deployment(deployments, self.deployment, self.gap, self.before)
         return State(tokens, self.manifest if self.manifest is not None else state.manifest,
-                     deployments, version=state.version)
+                     deployments, version=state.version,
+                     writes=dict(self.writes if self.writes is not None else state.writes))
 
 
 def record_deployment(
@@ -158,6 +170,20 @@ def _tokens(raw: Any) -> dict[str, tuple[str, str]]:
             raise _Shape("its token for '%s' is not a pair of strings" % name)
         tokens[str(name)] = (pair[0], pair[1])
     return tokens
+
+
+def _writes(raw: Any) -> dict[str, str]:
+    if not isinstance(raw, dict):
+        raise _Shape("its writes are not a mapping")
+    writes: dict[str, str] = {}
+    for digest, names in raw.items():
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise _Shape("its writes for '%s' are not a list of names" % digest)
+        for name in names:
+            if name in writes:
+                raise _Shape("its writes name '%s' twice" % name)
+            writes[name] = str(digest)
+    return writes
 
 
 def _sections(raw: Any) -> tuple[dict[str, Any] | None, list[str]]:

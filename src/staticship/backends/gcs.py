@@ -39,6 +39,7 @@ from .errors import (
     first_line, refused,
 )
 from .gcs_fast import _ObstoreWriter
+from .gcs_headers import GCSHeaders
 
 # GoogleCloudStorage is imported only when a storage derives from it (the
 # Google libraries are slow to import, and warn on old Pythons).
@@ -65,7 +66,7 @@ def listing_token(md5_b64: str | None, crc32c_b64: str | None) -> str | None:
     return None
 
 
-class GCSAdapter(GzipCloudAdapter):
+class GCSAdapter(GCSHeaders, GzipCloudAdapter):
     """GoogleCloudStorage and its subclasses (see the module's docstring)."""
 
     label = "gcs"
