@@ -49,10 +49,11 @@ class Headers:
         self.report = report
         self.log = log
 
-    def current(self, prepared: Mapping[str, Prepared]) -> dict[str, str]:
+    def current(self, prepared: Mapping[str, Prepared], manifest_run: bool) -> dict[str, str]:
         """The digest of the parameters the storage would write each name
-        with now; empty when the backend does not track them."""
-        if not self.adapter.tracks_writes:
+        with now (a manifest deployment records them whatever the backend);
+        empty when nothing keeps them."""
+        if not (self.adapter.tracks_writes or manifest_run):
             return {}
         return {name: write_digest(self.adapter.write_options(name)) for name in prepared}
 
@@ -77,8 +78,15 @@ class Headers:
     ) -> dict[str, str | None]:
         """Each name's digest as its remote object carries it: recorded, or
         (no digest recorded, bytes equal) the current one when a look at the
-        object shows exactly those parameters; None when unknown or different."""
+        object shows exactly those parameters; None when unknown or different.
+        A backend that does not track them (local disk) compares only what a
+        manifest deployment recorded: without that record, no name is here
+        and the bytes alone decide."""
+        if not self.adapter.tracks_writes and not recorded:
+            return {}
         found: dict[str, str | None] = {n: recorded.get(n) or None for n in current}
+        if not self.adapter.tracks_writes:
+            return found
         unknown = [
             prepared[name] for name, digest in found.items()
             if digest is None and same_bytes(prepared[name], remote.get(name))

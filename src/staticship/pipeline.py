@@ -184,10 +184,11 @@ class Pipeline:
             with report.phase("hash"):
                 prepared = prepare_all(self.adapter, files, remote)
                 records.confirm(prepared, remote)
-                writes = self.headers.current(prepared)
+                writes = self.headers.current(prepared, manifest_run=deployment is not None)
             recorded = self.headers.recorded(writes, manifest_run=deployment is not None)
             written = self.headers.written(prepared, remote, writes, recorded)
-            local = {n: LocalState(frozenset(p.tokens), p.size, writes.get(n), written.get(n))
+            local = {n: LocalState(frozenset(p.tokens), p.size,
+                                   writes[n] if n in written else None, written.get(n))
                      for n, p in prepared.items()}
             plan = make_plan(local, remote, last)
             in_place = frozenset(n for n in plan.by(Reason.HEADERS)

@@ -223,10 +223,7 @@ class Records:
         update = Update(set(results), opaque, section, deployment.id if deployment else None,
                         deployment.before if deployment else None,
                         bool(deployment and deployment.gap), writes=writes)
-        state = self.state()
-        if self.from_listing and update.apply(state).dumps() != state.dumps():
-            self.from_listing = False  # its version tag is needed to write it conditionally
-            state = self.read_state()
+        state = self.writable_state(update)
         for attempt in range(1, RECORD_ATTEMPTS + 1):
             after = update.apply(state)
             if after.dumps() == state.dumps() and state.problem is None:
@@ -248,6 +245,16 @@ class Records:
             "record its deployment. The files are published; run again to record them."
             % (self.state_name, RECORD_ATTEMPTS)
         )
+
+    def writable_state(self, update: Update) -> State:
+        """The state record to apply ``update`` to; one known only from its
+        listed MD5 is read when the update changes it (the write is
+        conditional on the version tag the read gives)."""
+        state = self.state()
+        if self.from_listing and update.apply(state).dumps() != state.dumps():
+            self.from_listing = False
+            state = self.read_state()
+        return state
 
     def write_small(self, name: str, data: bytes, expect: str | None = None) -> None:
         """Write one record of ours; ``expect`` makes it conditional (see
