@@ -248,3 +248,28 @@ def test_s3_removed_parameters_are_removed_by_the_copy(s3: Any, tree: Tree) -> N
         head = s3.head(prefix + name)
         assert head["CacheControl"] == "max-age=2"
         assert "ContentDisposition" not in head and head.get("Metadata") == {}
+
+
+def test_s3_manifest_storage_gets_new_headers_in_place(s3: Any, tree: Tree) -> None:
+    """A manifest deployment records its write digests too: a new cache
+    setting is a run without post-processing changes, every output copied
+    in place, the manifest included, and no file body sent."""
+    if s3.live:
+        pytest.skip("counts requests at the test bed")
+    site(tree)
+
+    def storages(value: str) -> dict[str, Any]:
+        return s3.settings("storages.backends.s3.S3ManifestStaticStorage",
+                           object_parameters={"CacheControl": value})
+
+    first = collectstatic(tree=tree, storages=storages("max-age=60"))
+    outputs = sorted(first.report.files)
+    s3.reset()
+    run = collectstatic(tree=tree, storages=storages("max-age=600"))
+    assert run.report.files == dict.fromkeys(outputs, "headers")
+    assert run.report.bytes_uploaded == 0
+    counts = s3.counts()
+    assert counts["CopyObject"] == len(outputs)
+    assert all(entry["bytes_in"] < SIZE for entry in s3.control.requests("PutObject"))  # records
+    prefix = s3.location() + "/"
+    assert all(s3.head(prefix + name)["CacheControl"] == "max-age=600" for name in outputs)

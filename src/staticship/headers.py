@@ -49,6 +49,19 @@ class Headers:
         self.report = report
         self.log = log
 
+    def states(
+        self, prepared: Mapping[str, Prepared], remote: Mapping[str, RemoteState],
+        manifest_run: bool,
+    ) -> tuple[dict[str, LocalState], dict[str, str], dict[str, str | None]]:
+        """What the plan compares for each file (its tokens, and the write
+        digests now and as the object carries them), with the digests now
+        (to record) and as carried."""
+        writes = self.current(prepared, manifest_run)
+        written = self.written(prepared, remote, writes, self.recorded(writes, manifest_run))
+        local = {n: LocalState(frozenset(p.tokens), p.size, writes[n] if n in written else None,
+                               written.get(n)) for n, p in prepared.items()}
+        return local, writes, written
+
     def current(self, prepared: Mapping[str, Prepared], manifest_run: bool) -> dict[str, str]:
         """The digest of the parameters the storage would write each name
         with now (a manifest deployment records them whatever the backend);

@@ -30,7 +30,7 @@ from .cleanup import Cleanup
 from .errors import RunFailed
 from .events import Events
 from .headers import Headers, run_digests
-from .plan import LocalState, Plan, Reason, RemoteState, make_plan
+from .plan import Plan, Reason, RemoteState, make_plan
 from .prepare import hashing_ahead, prepare_all
 from .records import RECORD_ATTEMPTS, Deployment, Records
 from .report import Report
@@ -184,12 +184,7 @@ class Pipeline:
             with report.phase("hash"):
                 prepared = prepare_all(self.adapter, files, remote)
                 records.confirm(prepared, remote)
-                writes = self.headers.current(prepared, manifest_run=deployment is not None)
-            recorded = self.headers.recorded(writes, manifest_run=deployment is not None)
-            written = self.headers.written(prepared, remote, writes, recorded)
-            local = {n: LocalState(frozenset(p.tokens), p.size,
-                                   writes[n] if n in written else None, written.get(n))
-                     for n, p in prepared.items()}
+            local, writes, written = self.headers.states(prepared, remote, deployment is not None)
             plan = make_plan(local, remote, last)
             in_place = frozenset(n for n in plan.by(Reason.HEADERS)
                                  if self.adapter.updates_in_place(prepared[n]))
