@@ -33,10 +33,11 @@ KIND_ORDER = ("LIST", "HEAD", "GET", "PUT", "POST", "DELETE")
 HEADERS_NOTE = (
     "Cache setting changed: the bucket holds every file as that tool left it, then the storage's object parameters "
     "gain a CacheControl (`public, max-age=600`) and the tool runs again; no file changed. Stock Django uploads every "
-    "file again (every mtime is newer). Collectfasta compares content only: it uploads nothing and leaves every object "
-    "with its old headers (the bucket check counts them), so its time is not a like-for-like comparison. staticship "
-    "sees that the write parameters differ and updates each object in place with one CopyObject (no body sent); the "
-    "bucket check reads every object's Cache-Control back."
+    "file again (every mtime is newer). Collectfasta compares content only: it uploads what a warm run uploads (here "
+    "the files above the multipart threshold, whose ETags it does not match) and leaves every other object with its "
+    "old headers (the bucket check counts them), so its time is not a like-for-like comparison. staticship sees that "
+    "the write parameters differ and updates each object in place with one CopyObject (no body sent; counted among "
+    "the uploads, with the state record); the bucket check reads every object's Cache-Control back."
 )
 
 
