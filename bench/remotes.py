@@ -109,6 +109,10 @@ class S3Remote:
             out[key] = (None if "-" in etag else etag, size)
         return out
 
+    def cache_controls(self, prefix: str) -> dict[str, str | None]:
+        """key -> the Cache-Control the object carries (None: none)."""
+        return dict(self.ctl("GET", "cache-control", bucket=self.bucket, prefix=prefix))
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.terminate()

@@ -52,7 +52,10 @@ VARIANTS = ("stock", "collectfasta", "staticship", "staticship-plain")
 # #13), run by the Python of a second virtualenv (--plain-python).
 PLAIN = "staticship-plain"
 STORAGES = ("s3", "s3manifest", "gcs", "azure")
-SCENARIOS = ("cold", "warm", "changed", "cssedit", "bucket50k")
+SCENARIOS = ("cold", "warm", "changed", "cssedit", "bucket50k", "headers")
+# The "cache setting changed" scenario: every file as the tool left it, then
+# the storage's object parameters gain this Cache-Control.
+NEW_CACHE_CONTROL = "public, max-age=600"
 STORAGE_LABEL = {
     "s3": "S3Storage",
     "s3manifest": "S3ManifestStaticStorage",
@@ -79,6 +82,7 @@ SCENARIO_LABEL = {
     "changed": "1% of files changed",
     "cssedit": "one stylesheet that references others edited",
     "bucket50k": "warm, bucket already holds 50,000 older objects",
+    "headers": "cache setting changed (same files, a new CacheControl)",
 }
 
 
@@ -197,14 +201,15 @@ class Harness:
         env.update(self.remote(storage).env())
         return env
 
-    def run_once(self, variant: str, storage: str, w: wl.Workload, verify: bool = False) -> Run:
+    def run_once(self, variant: str, storage: str, w: wl.Workload, verify: bool = False,
+                 extra_env: dict[str, str] | None = None) -> Run:
         python = self.args.plain_python if variant == PLAIN else sys.executable
         cmd = [python, str(PROJECT / "manage.py")]
         if variant == "floor":
             cmd += ["bench_floor"] + (["--manifest"] if storage == "s3manifest" else [])
         else:
             cmd += ["collectstatic", "--noinput"]
-        env = self.env(variant, storage, w.root)
+        env = {**self.env(variant, storage, w.root), **(extra_env or {})}
         remote = self.remote(storage)
         with tempfile.TemporaryDirectory(prefix="bench-run-", dir=self.workdir) as cwd:
             env["BENCH_CACHE_DIR"] = os.path.join(cwd, "collectfasta-cache")
@@ -230,6 +235,8 @@ class Harness:
             log(f"  !! {variant}/{storage} exited {proc.returncode}: {run.error[-600:]}")
         elif verify and variant != "floor":
             run.verified = self.verify(storage, w)
+            if run.verified == "ok" and "BENCH_CACHE_CONTROL" in (extra_env or {}):
+                run.verified = self.verify_cache_control(storage, env["BENCH_CACHE_CONTROL"])
             if run.verified != "ok":
                 log(f"  !! {variant}/{storage}: bucket does not match the sources: {run.verified}")
         return run
@@ -261,14 +268,28 @@ class Harness:
             return f"{len(problems)} problems, e.g. " + ", ".join(problems[:3])
         return "ok"
 
+    def verify_cache_control(self, storage: str, value: str) -> str:
+        """Check that every file's object carries the Cache-Control ``value``."""
+        location = LOCATIONS[storage]
+        prefix = location + "/" if location else ""
+        found = {k: v for k, v in self.remote(storage).cache_controls(prefix).items()
+                 if not k[len(prefix):].startswith(".staticship/")}
+        stale = sorted(k for k, v in found.items() if v != value)
+        if stale:
+            return f"{len(stale)} of {len(found)} objects keep the old Cache-Control"
+        return "ok"
+
     # ---- scenarios --------------------------------------------------------
 
-    def run_cell(self, w: wl.Workload, storage: str, scenario: str, variant: str, reps: int, prepare) -> Cell:
+    def run_cell(self, w: wl.Workload, storage: str, scenario: str, variant: str, reps: int, prepare,
+                 extra_env: dict[str, str] | None = None) -> Cell:
         cell = Cell(w.name, storage, scenario, variant)
         for i in range(reps):
             prepare(i)
             cell.objects_before = self.remote(storage).object_count()
-            run = self.run_once(variant, storage, w, verify=(i == 0 and scenario in ("cold", "changed", "cssedit")))
+            run = self.run_once(variant, storage, w,
+                                verify=(i == 0 and scenario in ("cold", "changed", "cssedit", "headers")),
+                                extra_env=extra_env)
             cell.runs.append(run)
             log(
                 f"  {w.name:>14} {storage:<10} {scenario:<9} {variant:<12} run {i + 1}/{reps}: "
@@ -305,7 +326,7 @@ class Harness:
                 if self.manifest_pending:
                     log("  staticship fell back to stock for the manifest storage: its manifest rows are 'pending'")
         else:
-            if not any(plan.get(s, 0) for s in ("warm", "changed", "bucket50k")):
+            if not any(plan.get(s, 0) for s in ("warm", "changed", "bucket50k", "headers")):
                 return
             cold_prep(0)
             log(f"  {w.name} {storage} {variant}: untimed sync run")
@@ -370,6 +391,17 @@ class Harness:
                 wl.touch_all(w.root)
 
             self.run_cell(w, storage, "bucket50k", variant, plan["bucket50k"], seeded_prep)
+
+        if plan.get("headers", 0) and remote.snapshots:
+            # The bucket as the tool left it, then a new Cache-Control setting:
+            # the bytes match, the headers do not.
+
+            def headers_prep(i):
+                restore(i)
+                wl.touch_all(w.root)
+
+            self.run_cell(w, storage, "headers", variant, plan["headers"], headers_prep,
+                          extra_env={"BENCH_CACHE_CONTROL": NEW_CACHE_CONTROL})
         if remote.snapshots:
             remote.drop_snapshots()
 
@@ -582,12 +614,14 @@ def full_plan(w: wl.Workload, storage: str, variant: str) -> dict[str, int]:
         # The real workload (1.5k files) gets one cold run.  "1% changed" is
         # the same work as warm for stock (it goes by mtime), so it is skipped.
         # Warm costs it ~4 requests a file (100 s at 1k): left out for time.
+        # "Cache setting changed" (1k only): stock re-uploads every file, once.
         if big or w.name.startswith("real"):
             return {"cold": 1}
-        return {"cold": 3}
+        return {"cold": 3, "headers": 1}
+    headers = {"headers": 3} if w.n_files == 1000 and w.name.startswith("generated-") else {}
     if variant == "collectfasta":
-        return {"cold": 1 if big else 3, "warm": 3, "changed": 3, "bucket50k": 3}
-    return {"cold": 3, "warm": 3, "changed": 3, "bucket50k": 3}
+        return {"cold": 1 if big else 3, "warm": 3, "changed": 3, "bucket50k": 3, **headers}
+    return {"cold": 3, "warm": 3, "changed": 3, "bucket50k": 3, **headers}
 
 
 def plain_python_ok(python: str) -> bool:
@@ -617,6 +651,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workloads", help="comma-separated: gen1k,gen10k,real")
     p.add_argument("--storages", help="comma-separated: s3,s3manifest,gcs,azure")
     p.add_argument("--variants", help="comma-separated: stock,collectfasta,staticship")
+    p.add_argument("--scenarios", help="comma-separated: only these of the plan's scenarios "
+                   "(cold,warm,changed,bucket50k,headers); an untimed run syncs the bucket first")
     p.add_argument("--floor-reps", type=int, default=None)
     p.add_argument("--run-timeout", type=float, default=3600.0, help="seconds before one collectstatic is killed")
     p.add_argument("--plain-python", default=str(REPO / ".venv-bench-plain" / "bin" / "python"),
@@ -646,6 +682,10 @@ def main(argv: list[str] | None = None) -> int:
         args.plan = full_plan
         args.floor_reps = args.floor_reps or 3
     args.variants = (args.variants or ",".join(VARIANTS)).split(",")
+    if args.scenarios:
+        chosen, plan = set(args.scenarios.split(",")), args.plan
+        args.plan = lambda w, storage, variant: {
+            k: v for k, v in plan(w, storage, variant).items() if k in chosen}
 
     try:
         import staticship  # noqa: F401

@@ -37,6 +37,7 @@ underscore, so they cannot clash):
                                               create N objects in memory
 * ``POST /_bench/wipe?bucket=B``              delete every object of B
 * ``GET  /_bench/object?bucket=B&key=K``      stored metadata of one object
+* ``GET  /_bench/cache-control?bucket=B&prefix=P``  each object's Cache-Control
 * ``GET  /_bench/etags?bucket=B[&prefix=P]``  {key: [etag, size, type, encoding]}
 * ``POST /_bench/snapshot?bucket=B&name=N``   remember B's objects (in memory)
 * ``POST /_bench/restore?bucket=B&name=N``    put them back (cheap: no copy of data)
@@ -463,6 +464,10 @@ class S3App:
                 for k, o in b.objects.items()
                 if k.startswith(prefix)
             }
+        elif what == "cache-control":
+            b = self.store.bucket(q["bucket"])
+            prefix = q.get("prefix", "")
+            payload = {k: o.headers.get("cache-control") for k, o in b.objects.items() if k.startswith(prefix)}
         elif what == "object":
             o = self.store.bucket(q["bucket"]).objects.get(q["key"])
             if o is None:

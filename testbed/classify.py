@@ -214,8 +214,10 @@ def _azure_blob_op(method: str, headers: Headers, comp: str) -> Operation:
             return Operation("PutBlock", True)
         if comp == "blocklist":
             return Operation("PutBlockList", True)
+        if comp == "properties":
+            return Operation("SetProperties", True)  # Set Blob Properties (headers)
         if comp:
-            return Operation("Other", True)  # metadata, properties, tier, tags
+            return Operation("Other", True)  # metadata, tier, tags
         copy = "x-ms-copy-source" in {name.lower() for name in headers}
         return Operation("Copy" if copy else "Upload", True)
     if method == "DELETE":

@@ -136,7 +136,8 @@ class S3Target(Target):
         """The bucket under ``prefix`` holds exactly ``expected`` (key -> bytes
         as stored). Single-part objects are compared through the MD5 the
         server computed from the stored bytes; others are downloaded."""
-        listed = {k: v for k, v in self.objects(prefix).items() if not k.endswith(ignore)}
+        listed = {k: v for k, v in self.objects(prefix).items() if not k.endswith(ignore)
+                  and not k[len(prefix):].startswith(".staticship/")}  # our own records
         assert sorted(listed) == sorted(expected)
         for key, entry in listed.items():
             etag = entry["ETag"].strip('"')

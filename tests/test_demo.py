@@ -54,8 +54,9 @@ def test_demo_table(tmp_path: Path) -> None:
                           ("stock", "warm"))
     ]
     table = {(r[0], r[1], r[2]): r[3:] for r in rows}
-    # staticship, plain storage: one listing and one PUT per file, then one listing.
-    assert table["S3Storage", "staticship", "cold"][1:] == [str(files + 1), str(files)]
+    # staticship, plain storage: one listing, one PUT per file and one for the
+    # state record (the write digests), then one listing.
+    assert table["S3Storage", "staticship", "cold"][1:] == [str(files + 2), str(files + 1)]
     assert table["S3Storage", "staticship", "warm"][2] == "0"
     assert table["S3ManifestStaticStorage", "staticship", "warm"][2] == "0"
     # The manifest deployment holds the originals, their hashed copies (with

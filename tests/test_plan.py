@@ -43,3 +43,29 @@ def test_plan_orders_last_after_the_rest() -> None:
 def test_remote_only_names_are_not_planned() -> None:
     plan = make_plan({"a": local("a")}, {"old": RemoteState("x", 1)})
     assert [d.name for d in plan.decisions] == ["a"]
+
+
+def test_equal_bytes_with_other_write_parameters_is_headers() -> None:
+    remote = RemoteState("m1", 3)
+    same = LocalState(frozenset({"m1"}), 3, writes="w2", written="w2")
+    other = LocalState(frozenset({"m1"}), 3, writes="w2", written="w1")
+    unknown = LocalState(frozenset({"m1"}), 3, writes="w2", written=None)
+    untracked = LocalState(frozenset({"m1"}), 3)  # the backend keeps no digests
+    assert decide(same, remote) is Reason.UNCHANGED
+    assert decide(other, remote) is Reason.HEADERS
+    assert decide(unknown, remote) is Reason.HEADERS
+    assert decide(untracked, remote) is Reason.UNCHANGED
+
+
+def test_content_decides_before_headers() -> None:
+    other = LocalState(frozenset({"m2"}), 3, writes="w2", written="w1")
+    assert decide(other, None) is Reason.NEW
+    assert decide(other, RemoteState("m1", 3)) is Reason.CHANGED
+    assert decide(other, RemoteState("m2", 4)) is Reason.CHANGED
+
+
+def test_headers_are_planned_as_writes() -> None:
+    plan = make_plan({"a": LocalState(frozenset({"m"}), 1, writes="w2", written="w1")},
+                     {"a": RemoteState("m", 1)})
+    assert plan.by(Reason.HEADERS) == ["a"] and [d.name for d in plan.uploads] == ["a"]
+    assert plan.unchanged == []

@@ -381,7 +381,8 @@ def test_odd_names_round_trip_like_stock(s3: S3Target, tree: Tree) -> None:
     run = collectstatic(tree=tree, storages=ours)
     assert len(run.report.uploaded) == len(tree.files)
     collectstatic("--disable-staticship", tree=tree, storages=stock)
-    ours_objects = {k[len(prefix_of(ours)):]: v for k, v in s3.objects(prefix_of(ours)).items()}
+    ours_objects = {k[len(prefix_of(ours)):]: v for k, v in s3.objects(prefix_of(ours)).items()
+                    if not k[len(prefix_of(ours)):].startswith(".staticship/")}
     stock_objects = {k[len(prefix_of(stock)):]: v for k, v in s3.objects(prefix_of(stock)).items()}
     assert sorted(ours_objects) == sorted(stock_objects) == sorted(tree.files)
     for name in ours_objects:
@@ -485,7 +486,8 @@ def test_prune_without_manifest_removes_stale_files(s3: S3Target, tree: Tree) ->
     tree.write("new.js", b"new")
     run = collectstatic("--prune", tree=tree, storages=storages, STATICSHIP_PRUNE_MIN_AGE=0)
     assert run.report.deleted == ["old.js"]
-    assert set(s3.objects("")) == {location + "new.js", location.rstrip("/") + "x/keep.js"}
+    assert set(s3.objects("")) == {location + "new.js", location.rstrip("/") + "x/keep.js",
+                                   location + ".staticship/state.json"}
 
 
 def test_prune_keeps_its_own_records_with_a_top_level_state_name(s3: S3Target, tree: Tree) -> None:

@@ -91,6 +91,20 @@ def test_summary_lines() -> None:
     ]
 
 
+def test_summary_and_json_count_headers_updates() -> None:
+    report = sample()
+    report.files = {"a.css": "headers", "b.js": "headers", "c.png": "changed"}
+    assert report.summary_lines()[0] == (
+        "staticship: S3 bucket 'b' under 'static/': uploaded 1 file (1 changed), 3.0 MB; "
+        "updated the headers of 2 files; 0 unchanged; 1 deleted.")
+    counts = report.as_json()["counts"]
+    assert (counts["headers"], counts["changed"], counts["uploaded"]) == (2, 1, 3)
+    dry = sample(dry_run=True)
+    dry.files = {"a.css": "headers"}
+    assert "upload 0 files, 3.0 MB; update the headers of 1 file; 0 unchanged" in (
+        dry.summary_lines()[0])
+
+
 def test_summary_counts_read_as_english() -> None:
     report = sample()
     report.files = {"a.css": "changed"}
@@ -276,7 +290,7 @@ def test_report_s3_requests_and_bytes(s3: S3Target, tree: Tree, tmp_path: Path) 
     document = json.loads(path.read_text())
     check_schema(document)
     assert document["backend"] == "s3" and document["status"] == "ok"
-    assert document["requests"].get("PUT") == 20
+    assert document["requests"].get("PUT") == 21  # 20 files and the state record
     assert document["bytes_uploaded"] == sum(len(b) for b in tree.files.values())
     assert list(document["seconds"])[:3] == ["find", "list", "hash"]
 

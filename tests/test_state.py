@@ -44,12 +44,32 @@ def test_a_record_round_trips_with_typed_fields() -> None:
     (b'{"staticship":1,"sections":{"uses":{"ids":["a"],"names":{"x":true}}}}',
      "its uses of 'x' are not a mask of its ids"),
     (b'{"staticship":1,"sections":{"postprocess":[]}}', "its postprocess section is not a mapping"),
+    (b'{"staticship":1,"writes":[]}', "its writes are not a mapping"),
+    (b'{"staticship":1,"writes":{"d1":"a.css"}}', "its writes for 'd1' are not a list of names"),
+    (b'{"staticship":1,"writes":{"d1":[1]}}', "its writes for 'd1' are not a list of names"),
+    (b'{"staticship":1,"writes":{"d1":["a"],"d2":["a"]}}', "its writes name 'a' twice"),
 ])
 def test_a_record_of_the_wrong_shape_is_absent(data: bytes, problem: str) -> None:
     state = State.loads(data, "v")
     assert state.problem == problem
     assert (state.tokens, state.manifest, state.deployments, state.version) == ({}, None, [], "v")
     assert (state.used, state.postprocess) == ({}, None)
+    assert state.writes == {}
+
+
+def test_write_digests_are_stored_grouped_by_digest_and_read_back() -> None:
+    state = State(writes={"a.css": "d1", "b.css": "d1", "c.js": "d2"})
+    data = state.dumps()
+    assert b'"writes":{"d1":["a.css","b.css"],"d2":["c.js"]}' in data
+    assert State.loads(data).writes == {"a.css": "d1", "b.css": "d1", "c.js": "d2"}
+    assert b"writes" not in State().dumps()  # records without digests stay as they were
+
+
+def test_an_update_replaces_the_write_digests_or_keeps_them() -> None:
+    theirs = State(writes={"a": "d1", "gone": "d1"})
+    assert Update({"a"}, writes={"a": "d2"}).apply(theirs).writes == {"a": "d2"}
+    assert Update({"a"}).apply(theirs).writes == {"a": "d1", "gone": "d1"}
+    assert Update(writes={}).apply(theirs).writes == {}
 
 
 def test_a_missing_record_has_no_problem() -> None:

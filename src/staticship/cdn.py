@@ -103,7 +103,8 @@ def unhashed_changes(report: Report, hashed: Iterable[str]) -> list[str]:
     deleted name (an old deployment's hashed names cannot be told apart
     from unhashed ones without its manifest; invalidating one costs a miss)."""
     skip = set(hashed)
-    changed = [n for n in report.names(Reason.CHANGED) if n not in skip]
+    changed = [n for n in report.names(Reason.CHANGED) + report.names(Reason.HEADERS)
+               if n not in skip]
     return sorted(set(changed) | set(report.deleted))
 
 

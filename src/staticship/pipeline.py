@@ -29,7 +29,8 @@ from .calls import Calls
 from .cleanup import Cleanup
 from .errors import RunFailed
 from .events import Events
-from .plan import LocalState, Plan, Reason, RemoteState, make_plan
+from .headers import Headers, run_digests
+from .plan import Plan, Reason, RemoteState, make_plan
 from .prepare import hashing_ahead, prepare_all
 from .records import RECORD_ATTEMPTS, Deployment, Published, Records
 from .report import Report
@@ -81,6 +82,7 @@ class Pipeline:
         self.report.requests = adapter.requests  # one counter, always current
         self.calls = Calls(adapter, log, settings.max_attempts)
         self.records = Records(adapter, self.calls, log, self.report, settings.state_name)
+        self.headers = Headers(adapter, self.calls, self.records, self.report, log)
         self.cleanup = Cleanup(adapter, self.calls, self.records, self.report, log, options,
                                now=lambda: self.now(), deleting=self.deleting)
         # Manifest runs: the post-processed storage's hashed_files and
@@ -182,28 +184,30 @@ class Pipeline:
             with report.phase("hash"):
                 prepared = prepare_all(self.adapter, files, remote)
                 records.confirm(prepared, remote)
-                writes = records.rewrite_changed_options(prepared, remote) if deployment else {}
-            local = {n: LocalState(frozenset(p.tokens), p.size) for n, p in prepared.items()}
+            local, writes, written = self.headers.states(prepared, remote, deployment is not None)
             plan = make_plan(local, remote, last)
-            self.record_plan(plan, prepared)
+            in_place = frozenset(n for n in plan.by(Reason.HEADERS)
+                                 if self.adapter.updates_in_place(prepared[n]))
+            self.record_plan(plan, prepared, in_place)
             if not self.options.dry_run:
                 with report.phase("upload"):
-                    results = self.upload(plan, prepared, last)
+                    results = self.upload(plan, prepared, last, in_place)
                 self.phase = Phase.PUBLISHED
                 published = None
                 if deployment is not None:
                     outputs = {**(carried or {}), **records.outputs(prepared, remote, results)}
                     published = Published(deployment, outputs, writes, tuple(carried or ()),
                                           postprocess, self.hashed_cache)
-                records.record(prepared, results, published)
+                records.record(prepared, results, published,
+                               writes={} if deployment else run_digests(written, writes, results))
         finally:
             for item in prepared.values():
                 item.discard()
         return report
 
-    def record_plan(self, plan: Plan, prepared: Mapping[str, Prepared]) -> None:
+    def record_plan(self, plan: Plan, prepared: Mapping[str, Prepared],
+                    in_place: frozenset[str] = frozenset()) -> None:
         dry = self.options.dry_run
-        verb = "Would upload" if dry else "Uploading"
         for decision in plan.decisions:
             name = decision.name
             self.report.files[name] = decision.reason.value
@@ -213,13 +217,19 @@ class Pipeline:
             if name in self.sources:  # stock's line for a found file, then ours
                 self.log("%s '%s'" % ("Pretending to copy" if dry else "Copying",
                                       self.sources[name]), 1 if dry else 2)
+            verb = ("Would update" if dry else "Updating") if name in in_place else (
+                "Would upload" if dry else "Uploading")
             self.log("%s '%s' (%s)" % (verb, name, decision.reason.value), 1 if dry else 2)
         if dry:
-            self.report.bytes_uploaded = sum(prepared[d.name].size for d in plan.uploads)
+            self.report.bytes_uploaded = sum(prepared[d.name].size for d in plan.uploads
+                                             if d.name not in in_place)
 
     def upload(
-        self, plan: Plan, prepared: Mapping[str, Prepared], last: frozenset[str]
+        self, plan: Plan, prepared: Mapping[str, Prepared], last: frozenset[str],
+        in_place: frozenset[str] = frozenset(),
     ) -> dict[str, str | None]:
+        """Write what the plan says; the names ``in_place`` get their write
+        parameters updated without their bytes being sent again."""
         names = [d.name for d in plan.uploads]
         first = [prepared[n] for n in names if n not in last]
         final = [prepared[n] for n in names if n in last]
@@ -229,17 +239,23 @@ class Pipeline:
         def done(item: Prepared, result: object) -> None:
             if item.file.name in last:
                 self.phase = Phase.PUBLISHED
+            sent = 0 if item.file.name in in_place else item.size
             with lock:
-                self.report.bytes_uploaded += item.size
-            events.file_uploaded(item.file.name, item.size)
+                self.report.bytes_uploaded += sent
+            events.file_uploaded(item.file.name, sent)
+
+        def write(item: Prepared) -> str | None:
+            if item.file.name in in_place:
+                return self.adapter.update(item)
+            return self.adapter.upload(item)
 
         transfers = Transfers(
-            self.adapter.upload, lambda item: item.file.name,
+            write, lambda item: item.file.name,
             workers=self.adapter.workers, is_transient=self.adapter.is_transient,
             retry=self.calls.retry, on_done=done,
             on_retry=lambda item, exc, n: self.log("Retrying '%s' after: %s" % (item.file.name, exc), 2),
         )
-        events.upload_started(len(names), sum(prepared[n].size for n in names))
+        events.upload_started(len(names), sum(prepared[n].size for n in names if n not in in_place))
         if names:
             self.phase = Phase.BEFORE_MANIFEST if final else Phase.UPLOADING
         try:

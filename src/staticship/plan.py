@@ -6,6 +6,10 @@ confirmed by the state record ...). A remote object whose token is in that set
 is unchanged; any other remote object under the same name is changed; a name
 with no remote object is new. An object whose token is unknown is changed:
 a file is never skipped unless its content is proven equal.
+
+Content is not all: an object whose bytes match but whose write parameters
+(headers, ACL, metadata: see ``headers``) are not proven to be those the
+storage would use now gets ``headers``, and its parameters are rewritten.
 """
 
 from __future__ import annotations
@@ -19,12 +23,20 @@ class Reason(str, enum.Enum):
     NEW = "new"
     CHANGED = "changed"
     UNCHANGED = "unchanged"
+    #: The bytes match, the write parameters (headers, ACL ...) do not.
+    HEADERS = "headers"
 
 
 @dataclass(frozen=True)
 class LocalState:
     tokens: frozenset[str]
     size: int
+    #: Digest of the write parameters the storage would use now; None when
+    #: the backend does not track them (the bytes alone decide).
+    writes: str | None = None
+    #: Digest of those the remote object carries, as recorded or found by
+    #: looking (None: unknown, or different).
+    written: str | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +81,8 @@ def decide(local: LocalState, remote: RemoteState | None) -> Reason:
         return Reason.CHANGED
     if remote.size is not None and remote.size != local.size:
         return Reason.CHANGED
+    if local.writes is not None and local.written != local.writes:
+        return Reason.HEADERS
     return Reason.UNCHANGED
 
 

@@ -80,6 +80,8 @@ class Records:
         self.internal: dict[str, RemoteState] = {}
         self.listed = False
         self._state: State | None = None
+        # The state record was known from its listed MD5 (its version tag is not).
+        self.from_listing = False
         # Deployments established from a live manifest: id -> names.
         self.derived: dict[str, list[str]] = {}
 
@@ -106,15 +108,24 @@ class Records:
         self.listed = self.state_name in self.internal
 
     # -- the state record --------------------------------------------------------
-    def state(self) -> State:
+    def state(self, expected: State | None = None) -> State:
         """The state record, downloaded at most once, and only if it was
-        listed (else an empty one that must not exist when written)."""
+        listed (else an empty one that must not exist when written). Not
+        downloaded at all when the listing shows it with the MD5 of
+        ``expected`` (the record a run would write): it is that record."""
         if self._state is None:
-            if self.listed:
+            if self.listed and expected is not None and self.listed_as(expected):
+                self._state, self.from_listing = expected, True
+            elif self.listed:
                 self._state = self.read_state()
             else:
                 self._state = State(version=MISSING if self.adapter.conditional_writes else None)
         return self._state
+
+    def listed_as(self, expected: State) -> bool:
+        listed = self.internal[self.state_name]
+        data = expected.dumps()
+        return listed.token == fp.md5_hex(data) and listed.size in (None, len(data))
 
     def read_state(self) -> State:
         """The state record as stored now, with its version tag; one of the
@@ -146,24 +157,6 @@ class Records:
             token = remote[name].token
             if token is not None and state.confirms(name, token, item.md5):
                 item.tokens.add(token)
-
-    def rewrite_changed_options(
-        self, prepared: Mapping[str, Prepared], remote: Mapping[str, RemoteState]
-    ) -> dict[str, str]:
-        """Each name's write digest; a listed object that the last deployment
-        wrote with other options (headers, ACL, gzip ...) is uploaded again
-        even though its bytes match. Without a record of them (no state
-        record), the bytes decide, as on the plain path."""
-        writes = {name: self.write_digest(name) for name in prepared}
-        section = self.manifest_section()
-        recorded = section.get("writes") if isinstance(section, dict) else None
-        if not isinstance(recorded, dict):
-            return writes
-        for name, item in prepared.items():
-            listed = remote.get(name)
-            if listed is not None and recorded.get(name) != writes[name]:
-                item.tokens.discard(listed.token)
-        return writes
 
     def outputs(
         self,
@@ -200,33 +193,35 @@ class Records:
         prepared: Mapping[str, Prepared],
         results: Mapping[str, str | None],
         published: Published | None = None,
+        writes: Mapping[str, str] | None = None,
     ) -> None:
         """After publishing: the state record, with the tokens of uploads
-        whose listing will not prove content and, for a manifest deployment,
-        its section, names and post-processing record (one object)."""
+        whose listing will not prove content, a plain run's write digests
+        (``writes``) and, for a manifest deployment, its section, names and
+        post-processing record (one object)."""
         opaque = {
             name: (token, prepared[name].md5)
             for name, token in results.items()
             if token is not None and token not in prepared[name].tokens
         }
-        if not opaque and published is None and not self.listed:
+        if not opaque and published is None and not self.listed and not writes:
             return
         if published is None:
-            self.update_state(Update(set(results), opaque))
+            self.update_state(Update(set(results), opaque, writes=writes))
             return
         deployment = published.deployment
         self.update_state(Update(
             set(results), opaque, published.section(self.recorded_writes()),
             deployment.id, deployment.before, deployment.gap, names=set(published.outputs),
             before_names=self.derived.get(deployment.before or "", ()),
-            postprocess=published.postprocess))
+            postprocess=published.postprocess, writes=writes))
 
     def update_state(self, update: Update) -> None:
         """Apply ``update`` and write the record, only if it changed. The
         write is conditional on the version read: when another run wrote
         meanwhile, its record is read again and ``update`` applied to it (a
         bounded number of times)."""
-        state = self.state()
+        state = self.writable_state(update)
         for attempt in range(1, RECORD_ATTEMPTS + 1):
             after = update.apply(state)
             if after.dumps() == state.dumps() and state.problem is None:
@@ -248,6 +243,16 @@ class Records:
             "record its deployment. The files are published; run again to record them."
             % (self.state_name, RECORD_ATTEMPTS)
         )
+
+    def writable_state(self, update: Update) -> State:
+        """The state record to apply ``update`` to; one known only from its
+        listed MD5 is read when the update changes it (the write is
+        conditional on the version tag the read gives)."""
+        state = self.state()
+        if self.from_listing and update.apply(state).dumps() != state.dumps():
+            self.from_listing = False
+            state = self.read_state()
+        return state
 
     def write_small(self, name: str, data: bytes, expect: str | None = None) -> None:
         """Write one record of ours; ``expect`` makes it conditional (see

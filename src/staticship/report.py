@@ -64,18 +64,21 @@ class Report:
         new, changed = len(self.names(Reason.NEW)), len(self.names(Reason.CHANGED))
         unchanged = len(self.names(Reason.UNCHANGED))
         uploads = _files(new + changed) + _split(new, changed)
+        headers = len(self.names(Reason.HEADERS))
+        sent = human_bytes(self.bytes_uploaded)
+        if headers:  # said only when there are some (the line stays as it was)
+            sent += "; %s %s" % ("update the headers of" if self.dry_run
+                                 else "updated the headers of", _files(headers))
         if self.dry_run:
             lines = [
                 "staticship: dry run, nothing was written. Plan for %s: upload %s, %s; "
                 "%d unchanged; %d to delete."
-                % (self.destination, uploads, human_bytes(self.bytes_uploaded), unchanged,
-                   len(self.deleted)),
+                % (self.destination, uploads, sent, unchanged, len(self.deleted)),
             ]
         else:
             lines = [
                 "staticship: %s: uploaded %s, %s; %d unchanged; %d deleted."
-                % (self.destination, uploads, human_bytes(self.bytes_uploaded), unchanged,
-                   len(self.deleted)),
+                % (self.destination, uploads, sent, unchanged, len(self.deleted)),
             ]
         if self.requests:
             records = self.records_written
@@ -117,6 +120,7 @@ class Report:
             "counts": {
                 "new": len(self.names(Reason.NEW)),
                 "changed": len(self.names(Reason.CHANGED)),
+                "headers": len(self.names(Reason.HEADERS)),
                 "unchanged": len(self.names(Reason.UNCHANGED)),
                 "uploaded": done,
                 "deleted": len(self.deleted),
@@ -169,6 +173,7 @@ def stock_json(result: dict[str, list[str]], destination: str, dry_run: bool,
         "counts": {
             "new": None,
             "changed": None,
+            "headers": None,
             "unchanged": len(unmodified),
             "uploaded": 0 if dry_run else len(modified),
             "deleted": len(result.get("deleted", ())),

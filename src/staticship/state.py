@@ -61,6 +61,9 @@ class State:
     # The incremental post-processing record of the last manifest deployment
     # (see incremental.dumps); it goes and comes with ``manifest``.
     postprocess: dict[str, Any] | None = None
+    # Plain runs: name -> digest of the write parameters (headers, ACL ...)
+    # its object carries (see ``headers``); stored grouped by digest.
+    writes: dict[str, str] = field(default_factory=dict, kw_only=True)
 
     @classmethod
     def loads(cls, data: bytes | None, version: str | None = None) -> State:
@@ -76,7 +79,8 @@ class State:
             sections = raw.get("sections", {})
             manifest, deployments = _sections(sections)
             return cls(_tokens(raw.get("tokens", {})), manifest, deployments, version=version,
-                       used=_uses(sections.get(USES)), postprocess=_postprocess(sections))
+                       used=_uses(sections.get(USES)), postprocess=_postprocess(sections),
+                       writes=_writes(raw.get("writes", {})))
         except _Shape as exc:
             return cls(problem=str(exc), version=version)
 
@@ -95,6 +99,11 @@ class State:
             "tokens": {name: list(pair) for name, pair in sorted(self.tokens.items())},
             "sections": sections,
         }
+        if self.writes:  # {digest: [names]}: few distinct digests, many names
+            grouped: dict[str, list[str]] = {}
+            for name, digest in sorted(self.writes.items()):
+                grouped.setdefault(digest, []).append(name)
+            body["writes"] = grouped
         return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 
     def confirms(self, name: str, remote_token: str | None, md5: str) -> bool:
@@ -124,6 +133,9 @@ class Update:
     names: Collection[str] = ()  # every name ``deployment`` uses
     before_names: Collection[str] = ()  # every name ``before`` uses
     postprocess: dict[str, Any] | None = None  # replaces the record's along with ``manifest``
+    # The write digests of a plain run's names (replacing those recorded);
+    # None keeps them.
+    writes: Mapping[str, str] | None = field(default=None, kw_only=True)
 
     def apply(self, state: State) -> State:
         tokens = {n: t for n, t in state.tokens.items() if n not in self.uploaded}
@@ -137,7 +149,8 @@ class Update:
         else:
             manifest, postprocess = self.manifest, self.postprocess
         return State(tokens, manifest, deployments, version=state.version, used=used,
-                     postprocess=postprocess)
+                     postprocess=postprocess,
+                     writes=dict(self.writes if self.writes is not None else state.writes))
 
     def uses(self, used: Mapping[str, frozenset[str]], history: list[str]) -> dict[str, frozenset[str]]:
         """``used`` with this run's deployment (and ``before``) added, the
@@ -205,6 +218,20 @@ def _tokens(raw: Any) -> dict[str, tuple[str, str]]:
             raise _Shape("its token for '%s' is not a pair of strings" % name)
         tokens[str(name)] = (pair[0], pair[1])
     return tokens
+
+
+def _writes(raw: Any) -> dict[str, str]:
+    if not isinstance(raw, dict):
+        raise _Shape("its writes are not a mapping")
+    writes: dict[str, str] = {}
+    for digest, names in raw.items():
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise _Shape("its writes for '%s' are not a list of names" % digest)
+        for name in names:
+            if name in writes:
+                raise _Shape("its writes name '%s' twice" % name)
+            writes[name] = str(digest)
+    return writes
 
 
 def _sections(raw: Any) -> tuple[dict[str, Any] | None, list[str]]:

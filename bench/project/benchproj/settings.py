@@ -12,6 +12,8 @@ BENCH_ENDPOINT  the S3 endpoint, BENCH_BUCKET its bucket (the container for
 BENCH_AZURE_CONNECTION_STRING  Azurite's connection string (azure)
 STORAGE_EMULATOR_HOST          fake-gcs-server's address (gcs; read by
                 google-cloud-storage and by staticship)
+BENCH_CACHE_CONTROL  the S3 storages' CacheControl object parameter (the
+                "cache setting changed" scenario)
 BENCH_CACHE_DIR Collectfasta's cache folder with BENCH_COLLECTFASTA_CACHE=file
 BENCH_STATIC_ROOT  STATIC_ROOT (unused by remote storages; required by Django
                 for local ones)
@@ -54,6 +56,9 @@ S3_OPTIONS = {
     "location": os.environ.get("BENCH_LOCATION", "static"),
     "querystring_auth": False,
 }
+# The "cache setting changed" scenario: the same files, a new Cache-Control.
+if os.environ.get("BENCH_CACHE_CONTROL"):
+    S3_OPTIONS["object_parameters"] = {"CacheControl": os.environ["BENCH_CACHE_CONTROL"]}
 
 BACKENDS = {
     "s3": "storages.backends.s3.S3Storage",

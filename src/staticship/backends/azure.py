@@ -32,6 +32,7 @@ from .errors import (
     one_line,
 )
 from .azure_fast import _ObstoreWriter, blocked
+from .azure_headers import AzureHeaders
 from .fast import Off
 from .azure_list import Listed, parse_list_blobs, raw_pages  # noqa: F401 - parse_list_blobs: tests
 from .replace import Occupied, is_manifest, replace
@@ -66,7 +67,7 @@ def md5_token(content_md5: Any) -> str | None:
     return bytes(content_md5).hex()
 
 
-class AzureAdapter(CloudAdapter):
+class AzureAdapter(AzureHeaders, CloudAdapter):
     label = "azure"
     serves = SERVES
     where = "Azure container"

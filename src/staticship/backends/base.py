@@ -191,6 +191,27 @@ class Adapter(ABC):
         change of any of it must be written again even when the bytes match."""
         return None
 
+    #: True when a run keeps ``write_options`` digests of plain files and
+    #: rewrites an object whose bytes match but whose parameters do not
+    #: (see ``headers``).
+    tracks_writes: ClassVar[bool] = False
+
+    def probe(self, item: Prepared) -> bool:
+        """True when the object listed under ``item``'s name carries exactly
+        the parameters ``upload`` would write (one request at most); False
+        when it does not, or when that cannot be read back."""
+        return False
+
+    def updates_in_place(self, item: Prepared) -> bool:
+        """True when ``update`` can give the object ``item``'s parameters
+        without sending its bytes again."""
+        return False
+
+    def update(self, item: Prepared) -> str | None:
+        """Give the object (which holds ``item``'s bytes) the parameters
+        ``upload`` would write; its new listing token, if the store said."""
+        raise NotImplementedError
+
     def clean_leftovers(self) -> None:  # noqa: B027  (optional hook)
         """Remove what killed runs left at the destination (after the listing)."""
 

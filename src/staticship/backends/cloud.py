@@ -133,6 +133,36 @@ class CloudAdapter(Adapter):
     def write(self, key: str, item: Prepared) -> str | None:
         """Write ``item`` at ``key``; its new listing token, if the store said."""
 
+    # -- headers that follow the settings (see ``headers``) ------------------
+    tracks_writes = True
+
+    def probe(self, item: Prepared) -> bool:
+        key = self.key(item.file.name)
+        try:
+            return self.inspect(key, item)
+        except Exception as exc:  # noqa: BLE001 - a look that fails permanently proves nothing
+            error = exc if isinstance(exc, TransferError) else self._classify(exc, key)
+            if error.transient:
+                raise error from exc
+            return False
+
+    def update(self, item: Prepared) -> str | None:
+        key = self.key(item.file.name)
+        try:
+            return self.rewrite(key, item)
+        except TransferError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - classified and re-raised
+            raise self._classify(exc, key) from exc
+
+    def inspect(self, key: str, item: Prepared) -> bool:
+        """``probe`` at ``key`` (errors are classified by the caller)."""
+        return False
+
+    def rewrite(self, key: str, item: Prepared) -> str | None:
+        """``update`` at ``key`` (errors are classified by the caller)."""
+        raise NotImplementedError
+
     def expected_token(self, item: Prepared) -> str | None:
         return item.md5
 

@@ -40,6 +40,7 @@ from .errors import (
 )
 from .fast import Off
 from .gcs_fast import _ObstoreWriter
+from .gcs_headers import GCSHeaders
 
 # GoogleCloudStorage is imported only when a storage derives from it (the
 # Google libraries are slow to import, and warn on old Pythons).
@@ -63,7 +64,7 @@ def listing_token(md5_b64: str | None, crc32c_b64: str | None) -> str | None:
     return None
 
 
-class GCSAdapter(GzipCloudAdapter):
+class GCSAdapter(GCSHeaders, GzipCloudAdapter):
     """GoogleCloudStorage and its subclasses (see the module's docstring)."""
 
     label = "gcs"

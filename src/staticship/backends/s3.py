@@ -31,6 +31,7 @@ from .errors import (
 from .fast import Off
 from .s3_boto import BotoWriter
 from .s3_fast import _ObstoreWriter, blocked
+from .s3_headers import S3Headers
 
 # S3Storage is imported only when a storage derives from it (boto3 takes a
 # tenth of a second to import: runs on other stores do not pay for it).
@@ -84,7 +85,7 @@ def _error_code(exc: BaseException) -> str:
     return ""
 
 
-class S3Adapter(GzipCloudAdapter):
+class S3Adapter(S3Headers, GzipCloudAdapter):
     """S3Storage and its subclasses: ETags as tokens, multipart ETags
     predicted from the transfer manager's settings."""
 
