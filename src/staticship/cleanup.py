@@ -106,7 +106,7 @@ class Cleanup:
 
 
 class CleanupOptions(Protocol):
-    """What cleanup reads of the run's options (``pipeline.Options`` fits)."""
+    """What cleanup reads of the run's options (``options.Options`` fits)."""
 
     dry_run: bool
     clear: bool

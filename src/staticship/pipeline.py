@@ -3,7 +3,7 @@
 1. find the local files (``sources``); 2. post-process them locally, for
 manifest storages (``manifest``); 3. list the remote side once (the
 adapter's ``inventory``, through ``calls``); 4. fingerprint (``prepare``);
-5. plan (``plan``); 6. apply (``apply``); 7. record the deployment
+5. plan (``plan``); 6. apply (``upload``, ``apply``); 7. record the deployment
 (``records``); 8. delete what ``--clear``/``--prune`` may (``cleanup``);
 9. report (``report``). This module only sequences them: ``run`` and
 ``run_manifest`` read top to bottom.
@@ -11,11 +11,8 @@ adapter's ``inventory``, through ``calls``); 4. fingerprint (``prepare``);
 
 from __future__ import annotations
 
-import enum
-import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import django
@@ -23,45 +20,23 @@ from django.core.files.storage import Storage
 
 from . import conf, immutable, incremental, leftovers, manifest
 from . import fingerprint as fp
-from .apply import ApplyError, Transfers
 from .backends.base import Adapter, Prepared
 from .calls import Calls
 from .cleanup import Cleanup
 from .errors import RunFailed
 from .events import Events
 from .headers import Headers, run_digests
-from .plan import Plan, Reason, RemoteState, make_plan
+from .plan import Reason, RemoteState, make_plan
 from .prepare import hashing_ahead, prepare_all
 from .records import RECORD_ATTEMPTS, Deployment, Published, Records
+from .options import Options, Phase
 from .report import Report
+from .upload import Upload
 from .sources import LocalFile, duplicate_message, find_files
 
 __all__ = ["RECORD_ATTEMPTS", "Deployment", "Options", "Phase", "Pipeline", "hashing_ahead"]
 
 Log = Callable[[str, int], None]
-
-
-class Phase(enum.Enum):
-    """How far a run got: what an interruption leaves behind."""
-
-    NOTHING_WRITTEN = "nothing written"
-    UPLOADING = "uploading"  # files replaced one by one (no manifest)
-    BEFORE_MANIFEST = "before manifest"  # new files going up, the manifest not yet
-    PUBLISHED = "published"  # every file written; records and deletes may be left
-    DELETING = "deleting"
-
-
-@dataclass
-class Options:
-    dry_run: bool = False
-    clear: bool = False
-    ignore_patterns: list[str] = field(default_factory=list)
-    # Delete remote files under the location that the deployment does not
-    # use; for manifest storages keep those of the last ``keep`` deployments.
-    prune: bool = False
-    keep: int = 3
-    # --prune never deletes objects younger than this (seconds); see conf.
-    min_age: float = 0
 
 
 class Pipeline:
@@ -186,12 +161,14 @@ class Pipeline:
                 records.confirm(prepared, remote)
             local, writes, written = self.headers.states(prepared, remote, deployment is not None)
             plan = make_plan(local, remote, last)
-            in_place = frozenset(n for n in plan.by(Reason.HEADERS)
-                                 if self.adapter.updates_in_place(prepared[n]))
-            self.record_plan(plan, prepared, in_place)
+            upload = Upload(self.adapter, report, self.calls, self.log, self.sources,
+                            dry_run=self.options.dry_run)
+            in_place = upload.in_place(plan, prepared)
+            upload.announce(plan, prepared, in_place)
             if not self.options.dry_run:
                 with report.phase("upload"):
-                    results = self.upload(plan, prepared, last, in_place)
+                    results = upload.run(plan, prepared, last, in_place, self.started,
+                                         self.published)
                 self.phase = Phase.PUBLISHED
                 published = None
                 if deployment is not None:
@@ -205,67 +182,11 @@ class Pipeline:
                 item.discard()
         return report
 
-    def record_plan(self, plan: Plan, prepared: Mapping[str, Prepared],
-                    in_place: frozenset[str] = frozenset()) -> None:
-        dry = self.options.dry_run
-        for decision in plan.decisions:
-            name = decision.name
-            self.report.files[name] = decision.reason.value
-            if decision.reason is Reason.UNCHANGED:
-                self.log("Skipping '%s' (not modified)" % name, 2)  # stock's line
-                continue
-            if name in self.sources:  # stock's line for a found file, then ours
-                self.log("%s '%s'" % ("Pretending to copy" if dry else "Copying",
-                                      self.sources[name]), 1 if dry else 2)
-            verb = ("Would update" if dry else "Updating") if name in in_place else (
-                "Would upload" if dry else "Uploading")
-            self.log("%s '%s' (%s)" % (verb, name, decision.reason.value), 1 if dry else 2)
-        if dry:
-            self.report.bytes_uploaded = sum(prepared[d.name].size for d in plan.uploads
-                                             if d.name not in in_place)
+    def started(self, final: bool) -> None:
+        self.phase = Phase.BEFORE_MANIFEST if final else Phase.UPLOADING
 
-    def upload(
-        self, plan: Plan, prepared: Mapping[str, Prepared], last: frozenset[str],
-        in_place: frozenset[str] = frozenset(),
-    ) -> dict[str, str | None]:
-        """Write what the plan says; the names ``in_place`` get their write
-        parameters updated without their bytes being sent again."""
-        names = [d.name for d in plan.uploads]
-        first = [prepared[n] for n in names if n not in last]
-        final = [prepared[n] for n in names if n in last]
-        events = self.report.events
-        lock = threading.Lock()
-
-        def done(item: Prepared, result: object) -> None:
-            if item.file.name in last:
-                self.phase = Phase.PUBLISHED
-            sent = 0 if item.file.name in in_place else item.size
-            with lock:
-                self.report.bytes_uploaded += sent
-            events.file_uploaded(item.file.name, sent)
-
-        def write(item: Prepared) -> str | None:
-            if item.file.name in in_place:
-                return self.adapter.update(item)
-            return self.adapter.upload(item)
-
-        transfers = Transfers(
-            write, lambda item: item.file.name,
-            workers=self.adapter.workers, is_transient=self.adapter.is_transient,
-            retry=self.calls.retry, on_done=done,
-            on_retry=lambda item, exc, n: self.log("Retrying '%s' after: %s" % (item.file.name, exc), 2),
-        )
-        events.upload_started(len(names), sum(prepared[n].size for n in names if n not in in_place))
-        if names:
-            self.phase = Phase.BEFORE_MANIFEST if final else Phase.UPLOADING
-        try:
-            results = transfers.run(first, final)
-        except ApplyError as exc:
-            raise self.calls.upload_failure(exc) from exc.failures[0][1]
-        finally:
-            events.upload_finished()
-        ordered = first + final
-        return {ordered[i].file.name: token for i, token in results.items()}  # type: ignore[misc]
+    def published(self) -> None:
+        self.phase = Phase.PUBLISHED
 
     def deleting(self) -> None:
         self.phase = Phase.DELETING

@@ -21,7 +21,8 @@ from . import cdn, conf, hashed, immutable, progress
 from .backends import adapter_for, detect
 from .events import Completed, Fanout
 from .manifest import PostProcessingFailed, is_manifest_storage
-from .pipeline import Options, Phase, Pipeline
+from .options import Options, Phase
+from .pipeline import Pipeline
 from .plan import Reason
 from .report import Report, fast_path_line, stock_json
 

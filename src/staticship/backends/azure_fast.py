@@ -31,11 +31,12 @@ class _ObstoreWriter(ObstoreWriter):
         self.config = config
         self.options = options
 
+    @staticmethod
+    def blocked(storage: Any, serves: str) -> Off | None:
+        return blocked(storage, serves)
+
     @classmethod
-    def for_storage(cls, storage: Any, workers: int, serves: str) -> _ObstoreWriter | Off:
-        off = blocked(storage, serves)
-        if off is not None:
-            return off
+    def build(cls, storage: Any, workers: int) -> _ObstoreWriter | Off:
         service = storage.service_client
         credential = service.credential
         account = getattr(credential, "account_name", None)

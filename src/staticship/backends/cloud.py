@@ -121,9 +121,13 @@ class CloudAdapter(Adapter):
         return "%s '%s' under '%s'" % (self.where, self.container, self.prefix or "/")
 
     def upload(self, item: Prepared) -> str | None:
+        return self._classified(self.write, item)
+
+    def _classified(self, call: Callable[[str, Prepared], str | None], item: Prepared) -> str | None:
+        """``call(key, item)``, a client's error raised as a ``TransferError``."""
         key = self.key(item.file.name)
         try:
-            return self.write(key, item)
+            return call(key, item)
         except TransferError:
             raise
         except Exception as exc:  # noqa: BLE001 - classified and re-raised
@@ -147,13 +151,7 @@ class CloudAdapter(Adapter):
             return False
 
     def update(self, item: Prepared) -> str | None:
-        key = self.key(item.file.name)
-        try:
-            return self.rewrite(key, item)
-        except TransferError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - classified and re-raised
-            raise self._classify(exc, key) from exc
+        return self._classified(self.rewrite, item)
 
     def inspect(self, key: str, item: Prepared) -> bool:
         """``probe`` at ``key`` (errors are classified by the caller)."""

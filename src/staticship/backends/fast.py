@@ -68,6 +68,21 @@ class ObstoreWriter:
         self._stores: dict[Hashable, Any] = {}
         self._lock = threading.Lock()
 
+    @classmethod
+    def for_storage(cls, storage: Any, workers: int, serves: str) -> ObstoreWriter | Off:
+        """A writer for ``storage``, or why there is none (``blocked``: what
+        its settings tell; ``build``: what building the writer finds)."""
+        off = cls.blocked(storage, serves)
+        return off if off is not None else cls.build(storage, workers)
+
+    @staticmethod
+    def blocked(storage: Any, serves: str) -> Off | None:
+        return unavailable(storage, serves)
+
+    @classmethod
+    def build(cls, storage: Any, workers: int) -> ObstoreWriter | Off:
+        raise NotImplementedError
+
     def cached(self, key: Hashable, make: Callable[[], Any]) -> Any:
         with self._lock:
             store = self._stores.get(key)

@@ -11,7 +11,7 @@ from typing import Any, cast
 
 from .base import Prepared
 from .errors import configured_as
-from .fast import ObstoreWriter, Off, client_options, unavailable
+from .fast import ObstoreWriter, Off, client_options
 
 DEFAULT_API = "https://storage.googleapis.com"
 # Blob properties obstore writes as the JSON API would (XML headers).
@@ -63,10 +63,7 @@ class _ObstoreWriter(ObstoreWriter):
         self._probe = threading.Lock()
 
     @classmethod
-    def for_storage(cls, storage: Any, workers: int, serves: str) -> _ObstoreWriter | Off:
-        off = unavailable(storage, serves)
-        if off is not None:
-            return off
+    def build(cls, storage: Any, workers: int) -> _ObstoreWriter | Off:
         from google.auth.credentials import AnonymousCredentials
 
         client = storage.client

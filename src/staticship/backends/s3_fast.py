@@ -50,14 +50,15 @@ class _ObstoreWriter(ObstoreWriter):
         self.credentials = credentials
         self.workers = workers
 
+    @staticmethod
+    def blocked(storage: Any, serves: str) -> Off | None:
+        return blocked(storage, serves)
+
     @classmethod
-    def for_storage(cls, storage: Any, workers: int, serves: str) -> _ObstoreWriter | Off:
+    def build(cls, storage: Any, workers: int) -> _ObstoreWriter | Off:
         """A writer for ``storage``, or why there is none: obstore is missing
         or the storage is set up in a way obstore cannot reproduce (then
         uploads go through boto3, or the storage's own ``_save``)."""
-        off = blocked(storage, serves)
-        if off is not None:
-            return off
         config = storage.client_config
         session = storage._create_session()  # cheaper than a client
         credentials = _credentials(storage, session)

@@ -13,7 +13,6 @@ uploaded again instead.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -91,33 +90,11 @@ class S3Headers:
     requests: Any
     storage: Any
     workers: int
-    _shared: Any = None
-    _shared_lock = threading.Lock()
 
     @property
     def client(self) -> Any:
+        """The adapter's one boto3 client (see ``S3Adapter.client``)."""
         raise NotImplementedError
-
-    def header_client(self) -> Any:
-        """One boto3 client for every worker (boto3 clients are thread-safe),
-        its pool as large as the workers: the storage's own connection is one
-        per thread, and building 64 of them costs seconds of CPU. A storage
-        that builds its connection its own way keeps it."""
-        from storages.backends.s3 import S3Storage
-
-        storage = self.storage
-        if type(storage).connection is not S3Storage.connection:
-            return self.client
-        with self._shared_lock:
-            if self._shared is None:
-                from botocore.config import Config
-
-                config = storage.client_config.merge(
-                    Config(max_pool_connections=max(10, self.workers)))
-                self._shared = storage._create_session().client(
-                    "s3", region_name=storage.region_name, use_ssl=storage.use_ssl,
-                    endpoint_url=storage.endpoint_url, config=config, verify=storage.verify)
-            return self._shared
 
     def inspect(self, key: str, item: Prepared) -> bool:
         params = item.params
@@ -125,7 +102,7 @@ class S3Headers:
             return False  # no request: HEAD cannot prove an ACL or tags
         reach = {k: v for k, v in params.items() if k in _ACCESS}
         self.requests["HEAD"] += 1
-        head = self.header_client().head_object(Bucket=self.bucket_name, Key=key, **reach)
+        head = self.client.head_object(Bucket=self.bucket_name, Key=key, **reach)
         return carries(params, head)
 
     def updates_in_place(self, item: Prepared) -> bool:
@@ -133,6 +110,6 @@ class S3Headers:
 
     def rewrite(self, key: str, item: Prepared) -> str | None:
         self.requests["COPY"] += 1
-        answer = self.header_client().copy_object(
+        answer = self.client.copy_object(
             **copy_request(self.bucket_name, key, item.params))
         return fp.normalize_etag(answer.get("CopyObjectResult", {}).get("ETag"))

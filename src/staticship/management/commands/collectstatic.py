@@ -14,7 +14,7 @@ from django.core.management.base import CommandError
 
 from ... import conf
 from ...errors import RunFailed
-from ...pipeline import Phase
+from ...options import Phase
 from ...runner import collect, configured_class, is_manifest_storage_class, unwrap
 
 # What is true after Ctrl-C, by how far the run got (None: stock was running).
