@@ -16,7 +16,7 @@ from storages.backends.azure_storage import AzureStorage
 from storages.backends.gcloud import GoogleCloudStorage
 from storages.backends.s3 import S3Storage
 
-from staticship.pipeline import Pipeline
+from staticship.upload import Upload
 
 from .conftest import Tree, collectstatic
 
@@ -32,14 +32,15 @@ def listed_md5(target: Any, entry: Any) -> str | None:
 
 
 def edited_between_prepare_and_upload(tree: Tree, name: str, data: bytes) -> Any:
-    """Pipeline.upload, rewriting ``name`` in the tree just before uploading."""
-    original = Pipeline.upload
+    """Upload.run (the pipeline's apply step), rewriting ``name`` in the tree
+    just before uploading."""
+    original = Upload.run
 
-    def upload(self: Pipeline, *args: Any, **kwargs: Any) -> Any:
+    def run(self: Upload, *args: Any, **kwargs: Any) -> Any:
         tree.write(name, data)
         return original(self, *args, **kwargs)
 
-    return mock.patch.object(Pipeline, "upload", upload)
+    return mock.patch.object(Upload, "run", run)
 
 
 @pytest.mark.parametrize("store", ["s3", "gcs", "azure"])
