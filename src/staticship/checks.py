@@ -86,7 +86,7 @@ def check_legacy_settings(app_configs: Any, **kwargs: Any) -> list[CheckMessage]
 
 # -- settings of the wrong type --------------------------------------------
 POSITIVE_INTS = ("WORKERS", "MAX_ATTEMPTS", "PRUNE_KEEP")
-BOOLS = ("ENABLED", "FAST_TRANSFER")
+BOOLS = ("ENABLED", "FAST_TRANSFER", "PUBLISH_ORIGINALS")
 OPTIONAL_STRINGS = ("HASHED_CACHE_CONTROL", "CLOUDFRONT_DISTRIBUTION")
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import django
 from django.core.files.storage import Storage
 
-from . import conf, immutable, incremental, leftovers, manifest
+from . import conf, immutable, incremental, leftovers, manifest, originals
 from . import fingerprint as fp
 from .backends.base import Adapter, Prepared
 from .calls import Calls
@@ -68,6 +68,7 @@ class Pipeline:
         self.phase = Phase.NOTHING_WRITTEN
         # STATICSHIP_HASHED_CACHE_CONTROL's hook (see immutable), set by the runner.
         self.hashed_cache: immutable.Override | None = None
+        self.publish_originals = settings.publish_originals  # see originals
 
     # -- the run, top to bottom --------------------------------------------
     def run(self) -> Report:
@@ -89,7 +90,7 @@ class Pipeline:
         with hashing_ahead(f.path for f in files.values() if f.path):
             remote = self.list_remote()
         with report.phase("inputs"):  # one fingerprint of the sources and settings
-            key = manifest.inputs_key(storage, files)
+            key = originals.inputs(manifest.inputs_key(storage, files), self.publish_originals)
         manifest_name = storage.manifest_name
         gap = records.history_gap(remote, manifest_name)
         before = records.live_deployment(manifest_name, remote) if gap and self.options.prune else None
@@ -104,6 +105,7 @@ class Pipeline:
         else:  # post-process what changed (or everything), publish, manifest last
             published = incremental.deploy(self, storage, storage_options, files, remote,
                                            deployment)
+        originals.say(self, files, published)
         if self.options.clear:
             self.cleanup.clear_deployment(set(published), remote, deployment)
         elif self.options.prune:
