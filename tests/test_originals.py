@@ -16,6 +16,8 @@ from django.contrib.staticfiles.storage import ManifestFilesMixin
 from staticship import originals
 
 from .conftest import S3Target, Tree, collectstatic
+from .test_cdn import DOMAIN as CDN_DOMAIN, MANIFEST as CDN_MANIFEST, invalidations, site as cdn_site
+from .test_cdn import distribution  # noqa: F401 - the fixture, by its name
 from .helpers import TunedLocal, TunedS3, bucket_output, local_output, recorded_names, s3_settings, write_site
 
 OFF = {"STATICSHIP_PUBLISH_ORIGINALS": False}
@@ -195,6 +197,15 @@ def _deploy(s3: S3Target, tree: Tree, storages: dict[str, Any], publish: bool, *
                          STATICSHIP_PRUNE_MIN_AGE=0, **extra)
 
 
+def section(s3: S3Target, storages: dict[str, Any]) -> Any:
+    """The state record's history and last manifest section."""
+    from staticship.state import State
+
+    record = State.loads(state(s3, storages))
+    assert record.problem is None and record.manifest is not None
+    return record.deployments, record.manifest
+
+
 def test_toggling_without_prune_keeps_what_earlier_deployments_left(s3: S3Target, tree: Tree,
                                                                      tmp_path: Path) -> None:
     if s3.live:
@@ -206,24 +217,28 @@ def test_toggling_without_prune_keeps_what_earlier_deployments_left(s3: S3Target
     storages = s3_settings(s3, TunedS3)
     location = storages["staticfiles"]["OPTIONS"]["location"]
     _deploy(s3, tree, storages, True)
-    # Off: a deployment of its own (the state record only); the originals stay.
+    # Off: no post-processing to redo, nothing uploaded; the record says
+    # what the deployment publishes now. The originals stay in the bucket.
     off = _deploy(s3, tree, storages, False)
     assert s3.counts() == {"ListObjectsV2": 1, "GetObject": 1, "PutObject": 1}, s3.counts()
     assert off.report.uploaded == [] and bucket_output(s3, location) == expected
-    assert recorded_names(state(s3, storages)) == set(wanted)
-    assert recorded_names(state(s3, storages), 1) == set(expected)
+    history, last = section(s3, storages)
+    assert set(last["outputs"]) == set(wanted)
+    # The same files are the same release: one deployment, not two (a
+    # toggle must not push older releases out of what --prune keeps).
+    assert len(history) == 1
     # On again: the originals are published again. Their objects are still
     # there, with no record of their headers: looked at once (a HEAD each).
     on = _deploy(s3, tree, storages, True)
     assert s3.counts() == {"ListObjectsV2": 1, "GetObject": 1, "HeadObject": held,
                            "PutObject": 1}, s3.counts()
     assert on.report.uploaded == [] and on.report.withheld is None
-    assert recorded_names(state(s3, storages)) == set(expected)
+    assert set(section(s3, storages)[1]["outputs"]) == set(expected)
     assert bucket_output(s3, location) == expected
     # Off again, then a warm run: one listing and the record's read.
     _deploy(s3, tree, storages, False)
     assert s3.counts() == {"ListObjectsV2": 1, "GetObject": 1, "PutObject": 1}, s3.counts()
-    _deploy(s3, tree, storages, False, "--prune")  # the full deployment is kept (3 kept)
+    _deploy(s3, tree, storages, False)
     assert s3.counts() == {"ListObjectsV2": 1, "GetObject": 1}, s3.counts()
     assert bucket_output(s3, location) == expected
 
@@ -239,20 +254,124 @@ def test_toggling_with_prune_deletes_originals_no_kept_deployment_uses(s3: S3Tar
     storages = s3_settings(s3, TunedS3)
     location = storages["staticfiles"]["OPTIONS"]["location"]
     _deploy(s3, tree, storages, True, "--prune")
-    # Off, keeping the last two deployments: the full one still uses the originals.
-    _deploy(s3, tree, storages, False, "--prune", STATICSHIP_PRUNE_KEEP=2)
-    assert bucket_output(s3, location) == expected
-    # Keeping one: no kept deployment uses them, one batched delete.
-    pruned = _deploy(s3, tree, storages, False, "--prune", STATICSHIP_PRUNE_KEEP=1)
-    assert s3.counts() == {"ListObjectsV2": 1, "GetObject": 1, "DeleteObjects": 1}, s3.counts()
+    # Off, same files: the same deployment, which no longer uses the
+    # originals: --prune deletes them (one batched request).
+    pruned = _deploy(s3, tree, storages, False, "--prune")
+    assert s3.counts() == {"ListObjectsV2": 1, "GetObject": 1, "PutObject": 1,
+                           "DeleteObjects": 1}, s3.counts()
     assert sorted(pruned.report.deleted) == held
     assert bucket_output(s3, location) == wanted
     # On again: the originals are uploaded again, nothing is deleted.
-    on = _deploy(s3, tree, storages, True, "--prune", STATICSHIP_PRUNE_KEEP=1)
+    on = _deploy(s3, tree, storages, True, "--prune")
     assert s3.counts() == {"ListObjectsV2": 1, "GetObject": 1, "PutObject": len(held) + 1}, s3.counts()
     assert sorted(on.report.uploaded) == held and on.report.deleted == []
     assert bucket_output(s3, location) == expected
-    # Off with --clear: the originals go, as with --prune.
+    # A new release without the originals: the full release before it is
+    # kept (STATICSHIP_PRUNE_KEEP = 3), so are the originals it uses.
+    tree.write("css/site.css", b"h1{color:blue}\n/*# sourceMappingURL=site.css.map */\n")
+    expected2, paths2 = django_output(tree, tmp_path, tag="b")
+    wanted2 = hashed_only(expected2, paths2)
+    release = _deploy(s3, tree, storages, False, "--prune")
+    assert release.report.deleted == []
+    assert bucket_output(s3, location) == {**expected, **wanted2}
+    # Keeping only the live deployment: no kept deployment uses them.
+    only = _deploy(s3, tree, storages, False, "--prune", STATICSHIP_PRUNE_KEEP=1)
+    assert "Nothing changed since the last deployment" in only.output
+    assert sorted(only.report.deleted) == sorted({*held, paths["css/site.css"]})
+    assert bucket_output(s3, location) == wanted2
+    # --clear with the originals published: exactly Django's output.
+    _deploy(s3, tree, storages, True, "--clear")
+    assert bucket_output(s3, location) == expected2
+    # --clear without: the originals go, as with --prune.
     cleared = _deploy(s3, tree, storages, False, "--clear")
-    assert sorted(cleared.report.deleted) == held
-    assert bucket_output(s3, location) == wanted
+    assert sorted(cleared.report.deleted) == sorted(set(expected2) - set(wanted2))
+    assert bucket_output(s3, location) == wanted2
+
+
+def test_cdn_invalidates_the_manifest_and_deleted_originals(s3: S3Target, tree: Tree,
+                                                            distribution: str) -> None:  # noqa: F811
+    """Hashed names are never invalidated: with the originals withheld an
+    edit invalidates the manifest only; originals --prune deletes are
+    invalidated (a CDN would serve them on)."""
+    cdn_site(tree)
+    storages = s3.settings(CDN_MANIFEST, custom_domain=CDN_DOMAIN)
+
+    def deploy(publish: bool, *args: str, **extra: Any) -> Any:
+        return collectstatic(*args, tree=tree, storages=storages,
+                             STATICSHIP_CLOUDFRONT_DISTRIBUTION=distribution,
+                             STATICSHIP_PUBLISH_ORIGINALS=publish, STATICSHIP_PRUNE_MIN_AGE=0,
+                             **extra)
+
+    deploy(True)
+    pruned = deploy(False, "--prune")  # the same release, without its originals
+    assert sorted(pruned.report.deleted) == ["css/a.css", "css/b.css", "js/app.js"]
+    assert invalidations(s3, distribution) == [["/static/css/a.css", "/static/css/b.css",
+                                                "/static/js/app.js"]]
+    tree.write("css/a.css", b"a{color:green}\n")
+    edit = deploy(False)
+    assert len(edit.report.uploaded) == 2  # the hashed copy and the manifest
+    assert sorted(invalidations(s3, distribution)) == [
+        ["/static/css/a.css", "/static/css/b.css", "/static/js/app.js"],
+        ["/static/staticfiles.json"]]
+    deploy(False)  # no change: nothing more
+    assert len(invalidations(s3, distribution)) == 2
+
+
+# -- GCS and Azure (staticship's manifest classes) ------------------------------
+@pytest.mark.parametrize("backend", ["gcs", "azure"])
+def test_gcs_and_azure_manifest_storages_publish_only_the_hashed_copies(
+        request: pytest.FixtureRequest, backend: str, tree: Tree, tmp_path: Path) -> None:
+    from .test_azure import TunedAzure
+    from .test_gcs import TunedGCS
+
+    target = request.getfixturevalue(backend)
+    cls = TunedGCS if backend == "gcs" else TunedAzure
+    storages = target.settings("%s.%s" % (cls.__module__, cls.__qualname__))
+    write_site(tree)
+    expected, paths = django_output(tree, tmp_path)
+    wanted = hashed_only(expected, paths)
+    target.reset()
+    run = collectstatic(tree=tree, storages=storages, **OFF)
+    counts = target.counts()
+    if counts is not None:
+        counts.pop("GetBucket", None)  # google-cloud-storage's background bucket fetch
+        # the listing, the hashed copies, the manifest, the state record
+        assert counts == {"List": 1, "Upload": len(wanted) + 1}, counts
+    where = target.location() + "/"
+    assert sorted(target.under()) == sorted(wanted)
+    assert {n: target.get(where + n) for n in wanted} == wanted
+    assert run.report.withheld == sorted(n for n in paths if paths[n] != n)
+    tree.touch_all()
+    target.reset()
+    warm = collectstatic(tree=tree, storages=storages, **OFF)
+    assert warm.report.uploaded == []
+    counts = target.counts()
+    if counts is not None:
+        counts.pop("GetBucket", None)
+        # one listing, and the state record's read
+        assert counts == {"List": 1, "Get": 1}, counts
+
+
+# -- a local destination ---------------------------------------------------------
+def test_local_manifest_storage_holds_only_the_hashed_copies(tree: Tree, tmp_path: Path) -> None:
+    write_site(tree)
+    expected, paths = django_output(tree, tmp_path)
+    root = tmp_path / "out"
+    storages = {"default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+                "staticfiles": {"BACKEND": "tests.helpers.TunedLocal",
+                                "OPTIONS": {"location": str(root)}}}
+
+    def deploy(publish: bool) -> Any:
+        return collectstatic(tree=tree, storages=storages, STATIC_ROOT=str(root),
+                             STATICSHIP_PUBLISH_ORIGINALS=publish)
+
+    def held() -> dict[str, bytes]:
+        return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+                if p.is_file() and ".staticship" not in p.parts}
+
+    deploy(False)
+    assert held() == hashed_only(expected, paths)
+    assert "Nothing changed" in deploy(False).output
+    on = deploy(True)
+    assert sorted(on.report.uploaded) == sorted(n for n in paths if paths[n] != n)
+    assert held() == expected

@@ -10,9 +10,11 @@ which is then the only name serving it); only the others are withheld.
 
 Nothing here deletes: originals an earlier deployment published stay until
 ``--prune``/``--clear`` find that no kept deployment uses them. The setting
-is one of the deployment's inputs (``inputs``), so toggling it is never a
-"nothing changed" run: it publishes the originals again, or a deployment
-without them.
+is one of the inputs the "nothing changed" skip compares (``inputs``), so
+toggling it publishes the originals again, or records a deployment without
+them. It is not part of the deployment's id: the same files are the same
+release either way, and a toggle must not push older releases out of the
+deployments ``--prune`` keeps.
 """
 
 from __future__ import annotations
@@ -27,9 +29,9 @@ SETTING = "STATICSHIP_PUBLISH_ORIGINALS = False"
 
 
 def inputs(key: str, publish: bool) -> str:
-    """The deployment's inputs key: ``key`` itself when the originals are
-    published (deployments recorded before the setting existed keep their
-    key), else a key of its own."""
+    """The deployment's inputs, as the skip compares them: ``key`` itself
+    when the originals are published (deployments recorded before the
+    setting existed keep theirs), else a key of its own."""
     if publish:
         return key
     return hashlib.sha256((key + "\0originals withheld").encode()).hexdigest()

@@ -90,15 +90,18 @@ class Pipeline:
         with hashing_ahead(f.path for f in files.values() if f.path):
             remote = self.list_remote()
         with report.phase("inputs"):  # one fingerprint of the sources and settings
-            key = originals.inputs(manifest.inputs_key(storage, files), self.publish_originals)
+            key = manifest.inputs_key(storage, files)
         manifest_name = storage.manifest_name
         gap = records.history_gap(remote, manifest_name)
         before = records.live_deployment(manifest_name, remote) if gap and self.options.prune else None
-        deployment = Deployment(key[:24], key, gap is not None, before)
+        # The same files are one release (one id) whatever the originals setting.
+        deployment = Deployment(key[:24], originals.inputs(key, self.publish_originals),
+                                gap is not None, before)
         published = None
         section = records.manifest_section()
         if section is not None and (self.hashed_cache is None or self.hashed_cache.recall(section)):
-            published = manifest.unchanged_deployment(section, key, remote, records.write_digest)
+            published = manifest.unchanged_deployment(section, deployment.inputs, remote,
+                                                      records.write_digest)
         if published is not None:
             self.log("Nothing changed since the last deployment; skipping post-processing.", 1)
             report.files = dict.fromkeys(published, Reason.UNCHANGED.value)
