@@ -89,6 +89,25 @@ def test_a_setting_that_is_not_a_bool_is_check_error_e002() -> None:
         assert not [m for m in run_checks() if m.id in ("staticship.E002", "staticship.W006")]
 
 
+def test_w011_the_setting_does_nothing_without_a_manifest(tmp_path: Path) -> None:
+    from django.core.checks import run_checks
+    from django.test import override_settings
+
+    def w011(backend: str, publish: Any) -> list[str]:
+        storages = {"default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+                    "staticfiles": {"BACKEND": backend, "OPTIONS": {"location": str(tmp_path)}}}
+        with override_settings(STORAGES=storages, STATICSHIP_PUBLISH_ORIGINALS=publish):
+            return [m.msg for m in run_checks() if m.id == "staticship.W011"]
+
+    plain = "django.core.files.storage.FileSystemStorage"
+    assert w011(plain, False) == [
+        "STATICSHIP_PUBLISH_ORIGINALS = False does nothing for the staticfiles storage %s: it "
+        "keeps no manifest, so its files have no hashed copies and are published under their "
+        "own names." % plain]
+    assert w011(plain, True) == []
+    assert w011("django.contrib.staticfiles.storage.ManifestStaticFilesStorage", False) == []
+
+
 # -- S3 (moto) -------------------------------------------------------------------
 def test_cold_deploy_publishes_only_the_hashed_copies(s3: S3Target, tree: Tree, tmp_path: Path) -> None:
     if s3.live:
@@ -222,6 +241,7 @@ def test_toggling_without_prune_keeps_what_earlier_deployments_left(s3: S3Target
     off = _deploy(s3, tree, storages, False)
     assert s3.counts() == {"ListObjectsV2": 1, "GetObject": 1, "PutObject": 1}, s3.counts()
     assert off.report.uploaded == [] and bucket_output(s3, location) == expected
+    assert off.report.post_processed == []  # the incremental record knows every hashed name
     history, last = section(s3, storages)
     assert set(last["outputs"]) == set(wanted)
     # The same files are the same release: one deployment, not two (a
@@ -233,6 +253,7 @@ def test_toggling_without_prune_keeps_what_earlier_deployments_left(s3: S3Target
     assert s3.counts() == {"ListObjectsV2": 1, "GetObject": 1, "HeadObject": held,
                            "PutObject": 1}, s3.counts()
     assert on.report.uploaded == [] and on.report.withheld is None
+    assert on.report.post_processed == []
     assert set(section(s3, storages)[1]["outputs"]) == set(expected)
     assert bucket_output(s3, location) == expected
     # Off again, then a warm run: one listing and the record's read.
