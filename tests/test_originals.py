@@ -18,6 +18,7 @@ from staticship import originals
 from .conftest import S3Target, Tree, collectstatic
 from .test_cdn import DOMAIN as CDN_DOMAIN, MANIFEST as CDN_MANIFEST, invalidations, site as cdn_site
 from .test_cdn import distribution  # noqa: F401 - the fixture, by its name
+from .test_report import check_schema
 from .helpers import TunedLocal, TunedS3, bucket_output, local_output, recorded_names, s3_settings, write_site
 
 OFF = {"STATICSHIP_PUBLISH_ORIGINALS": False}
@@ -204,6 +205,7 @@ def test_dry_run_plans_only_the_hashed_copies(s3: S3Target, tree: Tree, tmp_path
     assert "Would upload 'css/site.css'" not in run.output
     assert "Pretending to copy" not in run.output  # stock's line for an original written
     document = json.loads(report_path.read_text())
+    check_schema(document)
     assert document["counts"]["new"] == len(wanted)
     assert sorted(f["name"] for f in document["files"]) == sorted(wanted)
     assert document["withheld"] == sorted(n for n in paths if paths[n] != n)
