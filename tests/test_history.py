@@ -32,7 +32,11 @@ Seeded and reproducible: STATICSHIP_HISTORY_SEED (default: per backend, fixed)
 and STATICSHIP_HISTORY_STEPS (default 200 per backend) choose the history,
 e.g. ``STATICSHIP_HISTORY_STEPS=5000 STATICSHIP_HISTORY_SEED=7``;
 STATICSHIP_HISTORY_BACKENDS (default ``s3,gcs``; add ``azure``) which stores
-(run under ``python -m testbed run --all``). Where a
+(run under ``python -m testbed run --all``). STATICSHIP_HISTORY_ORIGINALS
+gives each staticship run's STATICSHIP_PUBLISH_ORIGINALS: ``random`` (the
+default: drawn per run from a second generator, so the steps stay those of
+the seed), ``on`` or ``off``; a run that withholds the originals says so in
+its label, and its ``--clear`` must leave the location without them. Where a
 child is killed, and how two runs interleave, depends on timing as well; the
 step list in a failure names what each step did.
 """
@@ -66,6 +70,7 @@ SEED = os.environ.get("STATICSHIP_HISTORY_SEED")
 # Azure is left out by default: its SDK backs off 15 s and more before each
 # retry of an injected 503, so a few hundred steps take many minutes.
 BACKENDS = os.environ.get("STATICSHIP_HISTORY_BACKENDS", "s3,gcs").split(",")
+ORIGINALS = os.environ.get("STATICSHIP_HISTORY_ORIGINALS", "random")
 KEEP = 3
 LOCATION = "static"
 MANIFEST = "staticfiles.json"
@@ -201,6 +206,16 @@ class Run:
     files: dict[str, bytes]
     output: Output
     outcome: str = "not run"  # "ok", "failed: ...", "killed", "exit N: ..."
+    originals: bool = True  # STATICSHIP_PUBLISH_ORIGINALS
+
+    @property
+    def collected(self) -> dict[str, str]:
+        """What the run publishes: stock's output, without the originals
+        the manifest maps to other names when it withholds them."""
+        if self.originals:
+            return self.output.objects
+        paths = self.output.paths
+        return {n: md5 for n, md5 in self.output.objects.items() if paths.get(n, n) == n}
 
     @property
     def ok(self) -> bool:
@@ -218,6 +233,8 @@ class History:
     seed: int
     workdir: Path
     app: App = field(init=False)
+    # Draws STATICSHIP_PUBLISH_ORIGINALS (ORIGINALS = "random"), apart from ``rng``.
+    originals_rng: random.Random = field(init=False)
     outputs: dict[str, Output] = field(default_factory=dict)  # tree digest -> output
     by_manifest: dict[str, Output] = field(default_factory=dict)  # manifest MD5 -> output
     hashed_md5: dict[str, str] = field(default_factory=dict)  # every hashed name ever produced
@@ -230,6 +247,7 @@ class History:
 
     def __post_init__(self) -> None:
         self.app = App.generate(self.rng)
+        self.originals_rng = random.Random(self.seed * 7919 + 1)
 
     # -- reporting -----------------------------------------------------------
     def fail(self, message: str) -> Failure:
@@ -267,6 +285,11 @@ class History:
         run = Run(label, args, files, self.output_of(files))
         if done:
             run.label += " after " + "; ".join(done)
+        draw = self.originals_rng.random() < 0.5
+        if "--disable-staticship" not in args and (ORIGINALS == "off" or (
+                ORIGINALS == "random" and draw)):
+            run.originals = False
+            run.label += " (originals withheld)"
         return run
 
     # -- running collectstatic -----------------------------------------------
@@ -276,7 +299,8 @@ class History:
     def run_here(self, run: Run, **extra: Any) -> None:
         src = self.source_dir(run.files)
         try:
-            collectstatic(*run.args, storages=self.store.storages(), **self.settings(src, **extra))
+            collectstatic(*run.args, storages=self.store.storages(), **self.settings(
+                src, STATICSHIP_PUBLISH_ORIGINALS=run.originals, **extra))
         except CommandError as exc:
             run.outcome = "failed: %s" % str(exc).splitlines()[0][:160]
         except Exception as exc:  # a traceback is a finding
@@ -289,7 +313,8 @@ class History:
     def start_child(self, run: Run, **extra: Any) -> subprocess.Popen[bytes]:
         src = self.source_dir(run.files)
         env = dict(os.environ)
-        settings = {**self.settings(src, **extra), "STORAGES": self.store.child_storages()}
+        settings = {**self.settings(src, STATICSHIP_PUBLISH_ORIGINALS=run.originals, **extra),
+                    "STORAGES": self.store.child_storages()}
         env["STATICSHIP_TEST_DJANGO"] = json.dumps(settings)
         env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT), env.get("PYTHONPATH", "")])
         return subprocess.Popen(
@@ -481,11 +506,11 @@ class History:
         prefix = self.store.prefix()
         held = {k[len(prefix):]: v.md5 for k, v in listing.items()
                 if k.startswith(prefix) and not k[len(prefix):].startswith(RECORDS)}
-        if held != run.output.objects:
-            extra = sorted(set(held) - set(run.output.objects))
-            missing = sorted(set(run.output.objects) - set(held))
-            other = sorted(n for n in set(held) & set(run.output.objects)
-                           if held[n] != run.output.objects[n])
+        if held != run.collected:
+            extra = sorted(set(held) - set(run.collected))
+            missing = sorted(set(run.collected) - set(held))
+            other = sorted(n for n in set(held) & set(run.collected)
+                           if held[n] != run.collected[n])
             raise self.fail("after --clear the location does not hold exactly what was "
                             "collected: extra %s, missing %s, other bytes %s" % (extra, missing, other))
 

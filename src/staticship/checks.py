@@ -86,7 +86,7 @@ def check_legacy_settings(app_configs: Any, **kwargs: Any) -> list[CheckMessage]
 
 # -- settings of the wrong type --------------------------------------------
 POSITIVE_INTS = ("WORKERS", "MAX_ATTEMPTS", "PRUNE_KEEP")
-BOOLS = ("ENABLED", "FAST_TRANSFER")
+BOOLS = ("ENABLED", "FAST_TRANSFER", "PUBLISH_ORIGINALS")
 OPTIONAL_STRINGS = ("HASHED_CACHE_CONTROL", "CLOUDFRONT_DISTRIBUTION")
 
 
@@ -323,6 +323,31 @@ def check_hashed_cache_control(app_configs: Any, **kwargs: Any) -> list[CheckMes
             hint='Set STATICSHIP_HASHED_CACHE_CONTROL = "%s" (hashed names only; give the '
             "other files a short max-age in the storage's own settings)." % immutable.RECOMMENDED,
             id="staticship.I002",
+        )
+    ]
+
+
+@register(Tags.staticfiles)
+def check_publish_originals(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    """W011: STATICSHIP_PUBLISH_ORIGINALS = False does nothing for a storage
+    without a manifest (its files have no hashed copies)."""
+    from django.contrib.staticfiles.storage import ManifestFilesMixin
+
+    from .runner import configured_class
+
+    if conf.get("PUBLISH_ORIGINALS") is not False or conf.get("ENABLED") is not True:
+        return []
+    cls = configured_class()
+    if cls is None or issubclass(cls, ManifestFilesMixin):
+        return []
+    return [
+        Warning(
+            "STATICSHIP_PUBLISH_ORIGINALS = False does nothing for the staticfiles storage %s: "
+            "it keeps no manifest, so its files have no hashed copies and are published under "
+            "their own names." % settings.STORAGES["staticfiles"]["BACKEND"],
+            hint="Remove the setting, or use a manifest storage (S3ManifestStaticStorage, "
+            "staticship.storages.GoogleCloudManifestStorage or AzureManifestStorage).",
+            id="staticship.W011",
         )
     ]
 

@@ -43,6 +43,10 @@ DEFAULTS: dict[str, Any] = {
     # A CloudFront distribution id: after a publish, its changed and deleted
     # unhashed paths are invalidated (None: no invalidation).
     "CLOUDFRONT_DISTRIBUTION": None,
+    # Manifest storages: False publishes only the hashed copies and the
+    # manifest (and files post-processing leaves under their own name), not
+    # the unhashed originals (see originals).
+    "PUBLISH_ORIGINALS": True,
 }
 
 # Old names that keep their meaning here: {new name: (old names, ...)}.
@@ -76,6 +80,7 @@ class Settings:
     prune_min_age: float
     hashed_cache_control: str | None
     cloudfront_distribution: str | None
+    publish_originals: bool = True
 
     @classmethod
     def read(cls) -> Settings:
@@ -89,6 +94,7 @@ class Settings:
             prune_min_age=float(get("PRUNE_MIN_AGE")),
             hashed_cache_control=get("HASHED_CACHE_CONTROL") or None,
             cloudfront_distribution=get("CLOUDFRONT_DISTRIBUTION") or None,
+            publish_originals=bool(get("PUBLISH_ORIGINALS")),
         )
 
 

@@ -50,7 +50,7 @@ from django.contrib.staticfiles.utils import matches_patterns
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import FileSystemStorage, Storage
 
-from . import hashed, manifest
+from . import hashed, manifest, originals
 from .plan import Reason, RemoteState
 from .sources import LocalFile
 
@@ -557,6 +557,8 @@ def _publish(pipeline: Any, stage: manifest.Stage, staged: Any, files: Mapping[s
         if sources is not None:
             postprocess = dumps(config, sources)
     carried = {n: v for n, v in (work.carried if work else {}).items() if n not in staged_files}
+    staged_files = originals.drop(pipeline.publish_originals, staged_files, staged.hashed_files,
+                                  lambda name: key_of(staged, name), carried)
     # The live storage instance gets this deployment's names (see runner).
     pipeline.processed = (dict(staged.hashed_files), getattr(staged, "manifest_hash", ""))
     if pipeline.hashed_cache is not None:  # STATICSHIP_HASHED_CACHE_CONTROL (see immutable)

@@ -18,7 +18,7 @@ from typing import Any
 import django
 from django.core.files.storage import Storage
 
-from . import conf, immutable, incremental, leftovers, manifest
+from . import conf, immutable, incremental, leftovers, manifest, originals
 from . import fingerprint as fp
 from .backends.base import Adapter, Prepared
 from .calls import Calls
@@ -68,6 +68,7 @@ class Pipeline:
         self.phase = Phase.NOTHING_WRITTEN
         # STATICSHIP_HASHED_CACHE_CONTROL's hook (see immutable), set by the runner.
         self.hashed_cache: immutable.Override | None = None
+        self.publish_originals = settings.publish_originals  # see originals
 
     # -- the run, top to bottom --------------------------------------------
     def run(self) -> Report:
@@ -93,17 +94,21 @@ class Pipeline:
         manifest_name = storage.manifest_name
         gap = records.history_gap(remote, manifest_name)
         before = records.live_deployment(manifest_name, remote) if gap and self.options.prune else None
-        deployment = Deployment(key[:24], key, gap is not None, before)
+        # The same files are one release (one id) whatever the originals setting.
+        deployment = Deployment(key[:24], originals.inputs(key, self.publish_originals),
+                                gap is not None, before)
         published = None
         section = records.manifest_section()
         if section is not None and (self.hashed_cache is None or self.hashed_cache.recall(section)):
-            published = manifest.unchanged_deployment(section, key, remote, records.write_digest)
+            published = manifest.unchanged_deployment(section, deployment.inputs, remote,
+                                                      records.write_digest)
         if published is not None:
             self.log("Nothing changed since the last deployment; skipping post-processing.", 1)
             report.files = dict.fromkeys(published, Reason.UNCHANGED.value)
         else:  # post-process what changed (or everything), publish, manifest last
             published = incremental.deploy(self, storage, storage_options, files, remote,
                                            deployment)
+        originals.say(self, files, published)
         if self.options.clear:
             self.cleanup.clear_deployment(set(published), remote, deployment)
         elif self.options.prune:

@@ -34,6 +34,8 @@ class Report:
     invalidation: dict[str, Any] | None = None
     # Whether uploads went through obstore, and why not (CloudAdapter.fast_path).
     fast_path: dict[str, Any] | None = None
+    # STATICSHIP_PUBLISH_ORIGINALS = False: the originals not published (see originals).
+    withheld: list[str] | None = None
     events: Events = field(default_factory=Events, repr=False, compare=False)
 
     @contextmanager
@@ -140,6 +142,8 @@ class Report:
             document["completed"] = sorted(completed or ())
         if self.invalidation is not None:
             document["invalidation"] = self.invalidation
+        if self.withheld is not None:
+            document["withheld"] = list(self.withheld)
         return document
 
 
