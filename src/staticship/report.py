@@ -99,6 +99,18 @@ class Report:
             )
         return lines
 
+    def _counts(self, uploaded: int) -> dict[str, int]:
+        return {
+            "new": len(self.names(Reason.NEW)),
+            "changed": len(self.names(Reason.CHANGED)),
+            "headers": len(self.names(Reason.HEADERS)),
+            "unchanged": len(self.names(Reason.UNCHANGED)),
+            "uploaded": uploaded,
+            "deleted": len(self.deleted),
+            "post_processed": len(self.post_processed),
+            "skipped": len(self.skipped),
+        }
+
     def as_json(
         self,
         status: str = "ok",
@@ -119,16 +131,7 @@ class Report:
             "backend": self.backend,
             "destination": self.destination,
             "dry_run": self.dry_run,
-            "counts": {
-                "new": len(self.names(Reason.NEW)),
-                "changed": len(self.names(Reason.CHANGED)),
-                "headers": len(self.names(Reason.HEADERS)),
-                "unchanged": len(self.names(Reason.UNCHANGED)),
-                "uploaded": done,
-                "deleted": len(self.deleted),
-                "post_processed": len(self.post_processed),
-                "skipped": len(self.skipped),
-            },
+            "counts": self._counts(done),
             "bytes_uploaded": sent,
             "bytes_planned": planned,
             "requests": dict(sorted(self.requests.items())),
