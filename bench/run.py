@@ -694,6 +694,8 @@ def main(argv: list[str] | None = None) -> int:
             log("staticship is not installed: its variant is skipped (pip install -e .[s3])")
             args.variants.remove("staticship")
 
+    # Absolute: each run starts in a scratch folder of its own.
+    args.plain_python = os.path.abspath(args.plain_python)
     if PLAIN in args.variants and not plain_python_ok(args.plain_python):
         args.variants.remove(PLAIN)
 
