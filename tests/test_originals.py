@@ -227,16 +227,24 @@ def section(s3: S3Target, storages: dict[str, Any]) -> Any:
     return record.deployments, record.manifest
 
 
-def test_toggling_without_prune_keeps_what_earlier_deployments_left(s3: S3Target, tree: Tree,
-                                                                     tmp_path: Path) -> None:
+def toggle_site(s3: S3Target, tree: Tree,
+                tmp_path: Path) -> tuple[Any, Any, Any, dict[str, Any], str]:
+    """The site the toggle tests deploy: Django's output and hashed names,
+    the names a hashed-only deployment publishes, the storages and their
+    location."""
     if s3.live:
         pytest.skip("counts requests at the test bed")
     write_site(tree)
     expected, paths = django_output(tree, tmp_path)
-    wanted = hashed_only(expected, paths)
-    held = len(expected) - len(wanted)
     storages = s3_settings(s3, TunedS3)
     location = storages["staticfiles"]["OPTIONS"]["location"]
+    return expected, paths, hashed_only(expected, paths), storages, location
+
+
+def test_toggling_without_prune_keeps_what_earlier_deployments_left(s3: S3Target, tree: Tree,
+                                                                     tmp_path: Path) -> None:
+    expected, _paths, wanted, storages, location = toggle_site(s3, tree, tmp_path)
+    held = len(expected) - len(wanted)
     _deploy(s3, tree, storages, True)
     # Off: no post-processing to redo, nothing uploaded; the record says
     # what the deployment publishes now. The originals stay in the bucket.
@@ -268,14 +276,8 @@ def test_toggling_without_prune_keeps_what_earlier_deployments_left(s3: S3Target
 
 def test_toggling_with_prune_deletes_originals_no_kept_deployment_uses(s3: S3Target, tree: Tree,
                                                                         tmp_path: Path) -> None:
-    if s3.live:
-        pytest.skip("counts requests at the test bed")
-    write_site(tree)
-    expected, paths = django_output(tree, tmp_path)
-    wanted = hashed_only(expected, paths)
+    expected, paths, wanted, storages, location = toggle_site(s3, tree, tmp_path)
     held = sorted(set(expected) - set(wanted))
-    storages = s3_settings(s3, TunedS3)
-    location = storages["staticfiles"]["OPTIONS"]["location"]
     _deploy(s3, tree, storages, True, "--prune")
     # Off, same files: the same deployment, which no longer uses the
     # originals: --prune deletes them (one batched request).
