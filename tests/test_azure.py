@@ -266,3 +266,24 @@ def test_listing_pages_and_odd_names(azure: AzureTarget, tree: Tree, raw: bool) 
     counts = ops(azure, second)
     assert counts["List"] == 3  # five blobs, two a page
     assert sum(counts[op] for op in WRITES) == 0
+
+
+def test_record_at_the_container_top_keeps_its_name(azure: AzureTarget, tree: Tree) -> None:
+    """With no location, AzureStorage strips a name's leading dots
+    (``_get_valid_path``): written through the storage's name, the state
+    record became ``staticship/state.json``, in the user's namespace and not
+    where the listing looks for it, so every no-change run read it and looked
+    at every blob again. Our record keeps its own key."""
+    make_files(tree, 3)
+    storages = azure.settings(location="")
+    collectstatic(tree=tree, storages=storages)
+    top = azure.root + "/" if azure.root else ""
+    names = set(azure.objects(top))
+    assert top + ".staticship/state.json" in names, names
+    assert not any(n.startswith(top + "staticship/") for n in names), names
+
+    azure.reset()
+    tree.touch_all()
+    second = collectstatic(tree=tree, storages=storages)
+    assert set(second.report.files.values()) == {"unchanged"}
+    assert ops(azure, second) == Counter({"List": 1})

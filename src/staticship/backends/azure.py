@@ -100,6 +100,14 @@ class AzureAdapter(AzureHeaders, CloudAdapter):
     def key(self, name: str) -> str:
         return str(self.storage._get_valid_path(name))
 
+    def record_key(self, name: str) -> str:
+        """The key of one of our records: the location's prefix and the name
+        as it is. ``key`` strips leading dots from the whole path
+        (``_get_valid_path``), so with no location ``.staticship/state.json``
+        would land as ``staticship/state.json``: in the user's namespace, and
+        not the name the listing gives back for it."""
+        return self.prefix + name
+
     @property
     def client(self) -> Any:
         """A container client like the storage's, its connection pool sized
@@ -290,17 +298,23 @@ class AzureAdapter(AzureHeaders, CloudAdapter):
             self._hooked = (original, had_own)
 
     # -- small objects -----------------------------------------------------
+    def read_small(self, name: str) -> bytes | None:
+        return self._download(self.key(name))[0]
+
     def read_versioned(self, name: str) -> tuple[bytes | None, str | None]:
+        return self._download(self.record_key(name))
+
+    def _download(self, key: str) -> tuple[bytes | None, str | None]:
         from azure.core.exceptions import ResourceNotFoundError
 
         self.requests["GET"] += 1
         try:
-            download = self.client.download_blob(self.key(name))
+            download = self.client.download_blob(key)
             data: bytes = download.readall()
         except ResourceNotFoundError:
             return None, MISSING
         except Exception as exc:  # noqa: BLE001
-            raise self._classify(exc, self.key(name)) from exc
+            raise self._classify(exc, key) from exc
         return data, getattr(download.properties, "etag", None)
 
     def record_settings(self, name: str, content_type: str) -> dict[str, Any]:
@@ -323,8 +337,9 @@ class AzureAdapter(AzureHeaders, CloudAdapter):
         self.requests["PUT"] += 1
         settings = self.record_settings(name, content_type)
         settings["content_md5"] = bytearray.fromhex(fp.md5_hex(data))
-        self.write_record(name, lambda: self.client.upload_blob(
-            self.key(name), data, content_settings=ContentSettings(**settings), **_conditions(expect)),
+        key = self.record_key(name)
+        self.write_record(key, lambda: self.client.upload_blob(
+            key, data, content_settings=ContentSettings(**settings), **_conditions(expect)),
             expect, (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError))
 
     def delete_many(self, keys: list[str]) -> None:

@@ -167,11 +167,10 @@ class CloudAdapter(Adapter):
     def read_small(self, name: str) -> bytes | None:
         return self.read_versioned(name)[0]
 
-    def write_record(self, name: str, write: Callable[[], object], expect: str | None,
+    def write_record(self, key: str, write: Callable[[], object], expect: str | None,
                      refusals: tuple[type[BaseException], ...]) -> None:
-        """``write()`` one record of ours; with ``expect``, one of the
-        client's ``refusals`` means the record changed since it was read."""
-        key = self.key(name)
+        """``write()`` one record of ours at ``key``; with ``expect``, one of
+        the client's ``refusals`` means the record changed since it was read."""
         try:
             write()
         except refusals as exc:

@@ -251,7 +251,7 @@ class GCSAdapter(GCSHeaders, GzipCloudAdapter):
         blob, acl = self.record_blob(name)
         # ifGenerationMatch: the generation read, or 0 (must not exist).
         condition = {} if expect is None else {"if_generation_match": int(expect or 0)}
-        self.write_record(name, lambda: blob.upload_from_string(
+        self.write_record(blob.name, lambda: blob.upload_from_string(
             data, content_type=content_type, predefined_acl=acl, **condition),
             expect, (PreconditionFailed, NotFound))
 
