@@ -29,7 +29,6 @@ from collections.abc import Callable, Mapping
 from .apply import ApplyError, Transfers
 from .backends.base import Adapter, Prepared
 from .calls import Calls
-from .manifest import write_digest
 from .plan import LocalState, Reason, RemoteState, decide
 from .records import Records
 from .report import Report
@@ -68,7 +67,7 @@ class Headers:
         empty when nothing keeps them."""
         if not (self.adapter.tracks_writes or manifest_run):
             return {}
-        return {name: write_digest(self.adapter.write_options(name)) for name in prepared}
+        return {name: self.records.write_digest(name) for name in prepared}
 
     def recorded(self, current: Mapping[str, str], manifest_run: bool) -> dict[str, str]:
         """The digests recorded by the last run (a manifest deployment's

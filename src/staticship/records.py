@@ -84,6 +84,8 @@ class Records:
         self.from_listing = False
         # Deployments established from a live manifest: id -> names.
         self.derived: dict[str, list[str]] = {}
+        # Write digests by ``Adapter.options_key``.
+        self._digests: dict[object, str] = {}
 
     # -- names -----------------------------------------------------------------
     @property
@@ -176,7 +178,15 @@ class Records:
         return published
 
     def write_digest(self, name: str) -> str:
-        return manifest.write_digest(self.adapter.write_options(name))
+        """The digest of the parameters the storage would write ``name``
+        with now; worked out once per ``Adapter.options_key``."""
+        key = self.adapter.options_key(name)
+        digest = self._digests.get(key) if key is not None else None
+        if digest is None:
+            digest = manifest.write_digest(self.adapter.write_options(name))
+            if key is not None:
+                self._digests[key] = digest
+        return digest
 
     def recorded_writes(self) -> dict[str, str]:
         """The write digests the last deployment recorded, by name."""

@@ -70,6 +70,8 @@ def md5_token(content_md5: Any) -> str | None:
 class AzureAdapter(AzureHeaders, CloudAdapter):
     label = "azure"
     serves = SERVES
+    parameter_methods = ("_get_content_settings_parameters", "get_object_parameters", "_get_valid_path",
+                         "_normalize_name")
     where = "Azure container"
     client_name = "azure-storage-blob"
     noun = "container"

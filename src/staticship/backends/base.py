@@ -191,6 +191,10 @@ class Adapter(ABC):
         change of any of it must be written again even when the bytes match."""
         return None
 
+    def options_key(self, name: str) -> object | None:
+        """Names with equal keys get equal ``write_options`` (None: no promise)."""
+        return None
+
     #: True when a run keeps ``write_options`` digests of plain files and
     #: rewrites an object whose bytes match but whose parameters do not
     #: (see ``headers``).

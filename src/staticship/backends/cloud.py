@@ -18,6 +18,7 @@ from ..sources import LocalFile
 from .base import Adapter, Prepared, overrides
 from .errors import Conflict, Explanation, TransferError
 from .fast import Off, unavailable
+from .guess import type_key
 
 T = TypeVar("T")
 
@@ -33,6 +34,10 @@ class CloudAdapter(Adapter):
     #: Storage methods besides ``_save`` that, when a subclass replaces
     #: them, make every upload go through the storage's ``_save``.
     writes_own_way: ClassVar[tuple[str, ...]] = ()
+    #: The storage methods an object's write parameters come from (its key
+    #: included): while the storage's class keeps django-storages' own, the
+    #: parameters depend on a name only through its extension (``guess``).
+    parameter_methods: ClassVar[tuple[str, ...]] = ()
     #: The writer of the fast path, when the storage allows one.
     _fast: Any = None
 
@@ -47,6 +52,7 @@ class CloudAdapter(Adapter):
         self.fallbacks: dict[str, Off] = {}
         self.slow_uploads = 0
         self._slow_lock = threading.Lock()
+        self._by_extension: bool | None = None
 
     def fast_writer(self, make: Any) -> None:
         """Use the writer ``make(storage, workers, serves)`` builds, if the
@@ -163,6 +169,13 @@ class CloudAdapter(Adapter):
 
     def expected_token(self, item: Prepared) -> str | None:
         return item.md5
+
+    def options_key(self, name: str) -> object | None:
+        if self._by_extension is None:  # a method set on the instance counts too
+            self._by_extension = not any(
+                overrides(self.storage, self.serves, m) or m in vars(self.storage)
+                for m in self.parameter_methods)
+        return type_key(name) if self._by_extension else None
 
     def read_small(self, name: str) -> bytes | None:
         return self.read_versioned(name)[0]

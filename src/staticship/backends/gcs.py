@@ -69,6 +69,7 @@ class GCSAdapter(GCSHeaders, GzipCloudAdapter):
 
     label = "gcs"
     serves = SERVES
+    parameter_methods = ("get_object_parameters", "_normalize_name")
     where = "GCS bucket"
     client_name = "google-cloud-storage"
 

@@ -91,6 +91,7 @@ class S3Adapter(S3Headers, GzipCloudAdapter):
 
     label = "s3"
     serves = SERVES
+    parameter_methods = ("_get_write_parameters", "get_object_parameters", "_normalize_name")
     where = "S3 bucket"
     client_name = "boto3"
     writes_own_way = ("_compress_content",)
