@@ -72,6 +72,18 @@ def test_an_update_replaces_the_write_digests_or_keeps_them() -> None:
     assert Update(writes={}).apply(theirs).writes == {}
 
 
+def test_a_deployment_adds_its_digests_to_those_of_the_names_kept_deployments_use() -> None:
+    """A manifest deployment's digests join those of the names earlier kept
+    deployments use (a rollback publishes their objects again); the digests
+    of names no kept deployment uses go."""
+    theirs = State(deployments=["d1"], used={"d1": frozenset({"a.1.css", "b.css"})},
+                   writes={"a.1.css": "w1", "b.css": "w1", "forgotten.css": "w1"})
+    after = Update(deployment="d2", names={"a.2.css", "b.css"},
+                   writes={"a.2.css": "w2", "b.css": "w2"}).apply(theirs)
+    assert after.writes == {"a.1.css": "w1", "a.2.css": "w2", "b.css": "w2"}
+    assert State.loads(after.dumps()).writes == after.writes
+
+
 def test_a_missing_record_has_no_problem() -> None:
     assert State.loads(None).problem is None
 

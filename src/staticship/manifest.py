@@ -295,16 +295,16 @@ def unchanged_deployment(
     key: str,
     remote: Mapping[str, RemoteState],
     writes: Callable[[str], str],
+    recorded: Mapping[str, str],
 ) -> list[str] | None:
     """The published names if the last deployment was built from the same
     inputs, every output it recorded is still listed as it was, and each would
     be written with the same options (``writes``: name -> ``write_digest``)
-    as then; else None."""
+    as ``recorded``; else None."""
     if not section or section.get("inputs") != key:
         return None
     outputs = section.get("outputs")
-    recorded = section.get("writes")
-    if not isinstance(outputs, dict) or not outputs or not isinstance(recorded, dict):
+    if not isinstance(outputs, dict) or not outputs:
         return None
     for name, (token, size) in outputs.items():
         listed = remote.get(name)

@@ -101,7 +101,7 @@ class Pipeline:
         section = records.manifest_section()
         if section is not None and (self.hashed_cache is None or self.hashed_cache.recall(section)):
             published = manifest.unchanged_deployment(section, deployment.inputs, remote,
-                                                      records.write_digest)
+                                                      records.write_digest, records.recorded_writes())
         if published is not None:
             self.log("Nothing changed since the last deployment; skipping post-processing.", 1)
             report.files = dict.fromkeys(published, Reason.UNCHANGED.value)

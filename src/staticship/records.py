@@ -56,16 +56,21 @@ class Published:
     postprocess: dict[str, Any] | None = None  # see incremental.dumps
     hashed_cache: Override | None = None  # STATICSHIP_HASHED_CACHE_CONTROL's hook
 
-    def section(self, recorded: Mapping[str, str]) -> dict[str, Any]:
-        """Its manifest section: its inputs, every output with its token, the
-        options each was written with (carried outputs keep those recorded
-        last, ``recorded``) and, with STATICSHIP_HASHED_CACHE_CONTROL, the
-        hashed names. Builds only: no I/O."""
-        section = {"inputs": self.deployment.inputs, "outputs": dict(self.outputs),
-                   "writes": {**{n: recorded.get(n, "") for n in self.carried}, **self.writes}}
+    def section(self) -> dict[str, Any]:
+        """Its manifest section: its inputs, every output with its token and,
+        with STATICSHIP_HASHED_CACHE_CONTROL, the hashed names. Builds only:
+        no I/O. (The options each output was written with go to the state
+        record's ``writes``, see ``digests``.)"""
+        section = {"inputs": self.deployment.inputs, "outputs": dict(self.outputs)}
         if self.hashed_cache is not None:  # the hashed names, for the next run's skip
             self.hashed_cache.record(section)
         return section
+
+    def digests(self, recorded: Mapping[str, str]) -> dict[str, str]:
+        """The write digest of each output: today's for those written now,
+        the one ``recorded`` for the carried ones."""
+        carried = {n: recorded[n] for n in self.carried if n in recorded}
+        return {**carried, **self.writes}
 
 
 class Records:
@@ -189,10 +194,14 @@ class Records:
         return digest
 
     def recorded_writes(self) -> dict[str, str]:
-        """The write digests the last deployment recorded, by name."""
+        """The write digests recorded, by name: of every name of the kept
+        deployments (and, from a record of the earlier format, of the last
+        deployment's, which its manifest section held)."""
+        if not self.listed:
+            return {}
         section = self.manifest_section()
-        recorded = section.get("writes") if isinstance(section, dict) else None
-        return dict(recorded) if isinstance(recorded, dict) else {}
+        older = section.get("writes") if isinstance(section, dict) else None
+        return {**self.state().writes, **(older if isinstance(older, dict) else {})}
 
     def postprocess(self) -> dict[str, Any] | None:
         """The incremental post-processing record of the last deployment."""
@@ -221,10 +230,10 @@ class Records:
             return
         deployment = published.deployment
         self.update_state(Update(
-            set(results), opaque, published.section(self.recorded_writes()),
+            set(results), opaque, published.section(),
             deployment.id, deployment.before, deployment.gap, names=set(published.outputs),
             before_names=self.derived.get(deployment.before or "", ()),
-            postprocess=published.postprocess, writes=writes))
+            postprocess=published.postprocess, writes=published.digests(self.recorded_writes())))
 
     def update_state(self, update: Update) -> None:
         """Apply ``update`` and write the record, only if it changed. The

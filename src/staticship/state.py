@@ -61,8 +61,9 @@ class State:
     # The incremental post-processing record of the last manifest deployment
     # (see incremental.dumps); it goes and comes with ``manifest``.
     postprocess: dict[str, Any] | None = None
-    # Plain runs: name -> digest of the write parameters (headers, ACL ...)
-    # its object carries (see ``headers``); stored grouped by digest.
+    # name -> digest of the write parameters (headers, ACL ...) its object
+    # carries (see ``headers``): a plain run's names, or every name of the
+    # kept manifest deployments; stored grouped by digest.
     writes: dict[str, str] = field(default_factory=dict, kw_only=True)
 
     @classmethod
@@ -133,8 +134,9 @@ class Update:
     names: Collection[str] = ()  # every name ``deployment`` uses
     before_names: Collection[str] = ()  # every name ``before`` uses
     postprocess: dict[str, Any] | None = None  # replaces the record's along with ``manifest``
-    # The write digests of a plain run's names (replacing those recorded);
-    # None keeps them.
+    # The write digests of a plain run's names (replacing those recorded),
+    # or of a deployment's (added to those of the names kept deployments
+    # use); None keeps them.
     writes: Mapping[str, str] | None = field(default=None, kw_only=True)
 
     def apply(self, state: State) -> State:
@@ -149,8 +151,17 @@ class Update:
         else:
             manifest, postprocess = self.manifest, self.postprocess
         return State(tokens, manifest, deployments, version=state.version, used=used,
-                     postprocess=postprocess,
-                     writes=dict(self.writes if self.writes is not None else state.writes))
+                     postprocess=postprocess, writes=self.digests(state.writes, used))
+
+    def digests(self, recorded: dict[str, str], used: Mapping[str, frozenset[str]]) -> dict[str, str]:
+        if self.writes is None:
+            return dict(recorded)
+        if self.deployment is None:
+            return dict(self.writes)
+        # A deployment's: those recorded of names a kept deployment uses stay
+        # (an earlier release's objects, which a rollback publishes again).
+        kept = frozenset().union(*used.values())
+        return {**{n: d for n, d in recorded.items() if n in kept}, **self.writes}
 
     def uses(self, used: Mapping[str, frozenset[str]], history: list[str]) -> dict[str, frozenset[str]]:
         """``used`` with this run's deployment (and ``before``) added, the
