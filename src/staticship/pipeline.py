@@ -12,7 +12,7 @@ adapter's ``inventory``, through ``calls``); 4. fingerprint (``prepare``);
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import django
@@ -74,7 +74,7 @@ class Pipeline:
     def run(self) -> Report:
         files = self.find()
         with hashing_ahead(f.path for f in files.values() if self.adapter.hashes_source(f)):
-            remote = self.list_remote()
+            remote = self.list_remote(files)
         self.publish(files, remote)
         if self.options.clear:
             self.cleanup.remove_stale(set(files), remote)
@@ -88,7 +88,7 @@ class Pipeline:
         report, records = self.report, self.records
         files = self.find()
         with hashing_ahead(f.path for f in files.values() if f.path):
-            remote = self.list_remote()
+            remote = self.list_remote(files)
         with report.phase("inputs"):  # one fingerprint of the sources and settings
             key = manifest.inputs_key(storage, files)
         manifest_name = storage.manifest_name
@@ -135,9 +135,10 @@ class Pipeline:
         self.log(duplicate_message(name), 2 if django.VERSION >= (6, 1) else 1)
         self.report.skipped.append(name)
 
-    def list_remote(self) -> dict[str, RemoteState]:
+    def list_remote(self, expected: Collection[str]) -> dict[str, RemoteState]:
         with self.report.phase("list"):
-            remote = self.calls("Listing %s" % self.adapter.describe(), self.adapter.inventory)
+            remote = self.calls("Listing %s" % self.adapter.describe(),
+                                lambda: self.adapter.inventory(expected))
         self.records.take_listed(remote)
         if not self.options.dry_run:
             self.adapter.clean_leftovers()

@@ -243,11 +243,12 @@ class Records:
         state = self.writable_state(update)
         for attempt in range(1, RECORD_ATTEMPTS + 1):
             after = update.apply(state)
-            if after.dumps() == state.dumps() and state.problem is None:
+            data = after.dumps()  # 20,000 names: a tenth of a second each time
+            if data == state.dumps() and state.problem is None:
                 self._state = state
                 return
             try:
-                self.write_small(self.state_name, after.dumps(), expect=state.version)
+                self.write_small(self.state_name, data, expect=state.version)
             except Conflict:
                 if attempt == RECORD_ATTEMPTS:
                     break

@@ -14,7 +14,7 @@ file itself. The content settings are the storage's own
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -162,7 +162,7 @@ class AzureAdapter(AzureHeaders, CloudAdapter):
         return service.get_container_client(storage.azure_container)
 
     # -- list --------------------------------------------------------------
-    def inventory(self) -> dict[str, RemoteState]:
+    def inventory(self, expected: Collection[str] = ()) -> dict[str, RemoteState]:
         raw = self._raw_pages()
         if raw is not None:
             return self._collect(raw)

@@ -17,7 +17,7 @@ import shutil
 import tempfile
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import import_module
@@ -166,9 +166,9 @@ class Adapter(ABC):
         """Where the files go, for messages ("S3 bucket 'b' under 'static/'")."""
 
     @abstractmethod
-    def inventory(self) -> dict[str, RemoteState]:
-        """Every object under the storage's location, keyed by the name the
-        storage would use for it (relative to its location)."""
+    def inventory(self, expected: Collection[str] = ()) -> dict[str, RemoteState]:
+        """Every object under the location, keyed by its name relative to it.
+        ``expected``: names the run publishes (a hint, see ``ranges``)."""
 
     @abstractmethod
     def prepare(self, file: LocalFile, remote: RemoteState | None) -> Prepared:

@@ -12,6 +12,8 @@ any write to it, even one of the same size, changes its change time.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import os
 import shutil
 import tempfile
@@ -45,7 +47,7 @@ class FileSystemAdapter(Adapter):
     def describe(self) -> str:
         return "directory '%s'" % self.root
 
-    def inventory(self) -> dict[str, RemoteState]:
+    def inventory(self, expected: Collection[str] = ()) -> dict[str, RemoteState]:
         """Every file under the root but the temporaries of atomic writes
         (never user files), which are noted for ``clean_leftovers``."""
         found: dict[str, RemoteState] = {}

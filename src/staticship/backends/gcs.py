@@ -19,6 +19,8 @@ storage's client (the JSON API), which emulators accept.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import json
 import mimetypes
 import uuid
@@ -102,7 +104,7 @@ class GCSAdapter(GCSHeaders, GzipCloudAdapter):
         return self.storage.bucket
 
     # -- list --------------------------------------------------------------
-    def inventory(self) -> dict[str, RemoteState]:
+    def inventory(self, expected: Collection[str] = ()) -> dict[str, RemoteState]:
         found: dict[str, RemoteState] = {}
         cut = len(self.prefix)
         blobs = self.storage.client.list_blobs(

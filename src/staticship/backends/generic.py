@@ -10,6 +10,8 @@ deleted before the save (as stock does) only when it does not (see
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import io
 import posixpath
 
@@ -34,7 +36,7 @@ class GenericAdapter(Adapter):
 
     _listed: set[str] | None = None
 
-    def inventory(self) -> dict[str, RemoteState]:
+    def inventory(self, expected: Collection[str] = ()) -> dict[str, RemoteState]:
         found: dict[str, RemoteState] = {}
         pending = [""]
         while pending:
