@@ -12,6 +12,7 @@ through the storage's ``_save`` when a subclass writes its own way.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Collection, Mapping
 from typing import Any
@@ -39,20 +40,17 @@ from .s3_headers import S3Headers
 SERVES = "storages.backends.s3.S3Storage"
 
 def _one_line(exc: BaseException) -> str:
-    """A one-line description of a boto3 or obstore error (obstore's carry a
-    multi-line debug dump with the HTTP status and the S3 error body)."""
-    import re
-
-    full = str(exc)
-    first = first_line(exc)
-    status = re.search(r"status: (\d{3})", full)
-    code = re.search(r"<Code>([^<]+)</Code>", full)
-    message = re.search(r"<Message>([^<]+)</Message>", full)
-    if status or code:
-        parts = ["HTTP %s" % status.group(1) if status else "", code.group(1) if code else ""]
-        head = " ".join(p for p in parts if p)
+    """A one-line description of a boto3 or obstore error: the HTTP status
+    and S3 error code as ``Failure`` reads them, then S3's ``<Message>`` (an
+    obstore error carries the response body in a multi-line debug dump) or
+    the first line."""
+    failure, first = Failure.of(exc), first_line(exc)
+    if failure.status or failure.code:
+        head = " ".join(p for p in ("HTTP %d" % failure.status if failure.status else "",
+                                    failure.code) if p)
+        message = re.search(r"<Message>([^<]+)</Message>", str(exc))
         return "%s: %s" % (head, message.group(1) if message else first)
-    if "error sending request" in full or "Connection refused" in full:
+    if failure.unreachable:
         return "connection failed (%s)" % first
     return "%s: %s" % (type(exc).__name__, first)
 
