@@ -445,3 +445,38 @@ def test_only_files_sent_as_they_are_are_hashed_ahead() -> None:
     assert not gzipping.hashes_source(file("app.css"))
     assert gzipping.hashes_source(file("logo.png"))
     assert not plain.hashes_source(file("app.css", path=""))  # no local path: nothing to read ahead
+
+
+def test_warm_up_builds_the_shared_client_in_the_background() -> None:
+    """A manifest run reads the state record through boto3: its client is
+    built on another thread while the listing runs (no request is sent). A
+    storage with its own connection, or a build that fails, is left alone
+    (the first real use builds it, or raises)."""
+    import threading
+
+    from storages.backends.s3 import S3Storage
+
+    from staticship.backends.s3 import S3Adapter
+
+    class OwnConnection(S3Storage):
+        @property
+        def connection(self) -> Any:
+            raise AssertionError("built in the background")
+
+    adapter = S3Adapter(S3Storage(bucket_name="b", access_key="k", secret_key="s",
+                                  endpoint_url="http://127.0.0.1:9"), workers=4)
+    if adapter._fast is None:
+        pytest.skip("obstore is not installed: boto3 lists, and builds the client then")
+    adapter.warm_up()
+    builder = next(t for t in threading.enumerate() if t.name == "staticship-client")
+    builder.join(30)
+    assert adapter._boto._client is not None
+    own = S3Adapter(OwnConnection(bucket_name="b", access_key="k", secret_key="s"), workers=4)
+    own.warm_up()
+    assert not [t for t in threading.enumerate() if t.name == "staticship-client"]
+    broken = S3Adapter(S3Storage(bucket_name="b", access_key="k", secret_key="s",
+                                 endpoint_url="not a url"), workers=4)
+    broken.warm_up()
+    for thread in [t for t in threading.enumerate() if t.name == "staticship-client"]:
+        thread.join(30)
+    assert broken._boto._client is None

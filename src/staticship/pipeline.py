@@ -87,6 +87,7 @@ class Pipeline:
         the staged tree with the manifest last (see ``manifest``)."""
         report, records = self.report, self.records
         files = self.find()
+        self.adapter.warm_up()  # a manifest run reads the state record
         with hashing_ahead(f.path for f in files.values() if f.path):
             remote = self.list_remote(files)
         with report.phase("inputs"):  # one fingerprint of the sources and settings

@@ -1,10 +1,9 @@
 """The one interface every backend implements.
 
-A backend (adapter) wraps the user's storage object and knows three things
-about its object store: how to list the storage's location once, how to
-fingerprint a local file the way that listing would show it, and how to
-upload a file so that the object is exactly what the storage itself writes.
-Everything else (finding files, planning, concurrency, retries, ordering,
+A backend (adapter) wraps the user's storage and knows how to list its
+location once, fingerprint a local file as that listing would show it, and
+upload a file so that the object is exactly what the storage writes.
+Everything else (finding, planning, concurrency, retries, ordering,
 reporting) lives in the pipeline and is shared.
 """
 
@@ -73,11 +72,10 @@ class Prepared:
 
     @contextmanager
     def body(self) -> Iterator[BinaryIO]:
-        """The bytes to send, proven to be the ones fingerprinted: a body of
-        our own (a compressed copy) as it is, the source itself read once more
-        into memory (or a temporary copy when large) and hashed on the way. A
-        source that no longer has the prepared MD5 fails this file with a
-        TransferError, so that no record vouches for bytes that were not sent."""
+        """The bytes to send, proven to be those fingerprinted: our own body
+        (a compressed copy) as it is, or the source read again (into memory or
+        a temporary copy) and hashed; a source whose MD5 changed fails with a
+        TransferError: no record vouches for bytes that were not sent."""
         if self.temporary:
             with open(self.body_path, "rb") as own:
                 yield own
@@ -219,10 +217,12 @@ class Adapter(ABC):
     def clean_leftovers(self) -> None:  # noqa: B027  (optional hook)
         """Remove what killed runs left at the destination (after the listing)."""
 
+    def warm_up(self) -> None:  # noqa: B027  (optional hook)
+        """The run will read our record: build its client in the background."""
+
     def hashes_source(self, file: LocalFile) -> bool:
-        """True when ``prepare`` will take the MD5 of the source file itself
-        (not of a compressed copy): the pipeline may then hash it early,
-        while the listing is in flight."""
+        """True when ``prepare`` hashes the source file itself (not a
+        compressed copy): it may then be hashed while the listing runs."""
         return bool(file.path)
 
     # -- small objects of our own (the state record) -----------------------

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import threading
+from contextlib import suppress
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -118,6 +119,19 @@ class S3Adapter(S3Headers, GzipCloudAdapter):
         if overrides(self.storage, SERVES, "connection"):
             return self.storage.connection.meta.client
         return self._boto.client
+
+    def warm_up(self) -> None:
+        """Build the shared boto3 client (about 0.1 s of CPU: botocore's
+        models) while obstore lists and the files are hashed, which leave the
+        GIL. A failure here is left for the first real use to raise."""
+        if self._fast is None or overrides(self.storage, SERVES, "connection"):
+            return  # boto3 lists (the client is needed now), or the storage's own
+
+        def build() -> None:
+            with suppress(Exception):
+                self._boto.client  # noqa: B018 - built for its side effect
+
+        threading.Thread(target=build, daemon=True, name="staticship-client").start()
 
     # -- list --------------------------------------------------------------
     def inventory(self, expected: Collection[str] = ()) -> dict[str, RemoteState]:
