@@ -52,11 +52,15 @@ class Headers:
         self, prepared: Mapping[str, Prepared], remote: Mapping[str, RemoteState],
         manifest_run: bool,
     ) -> tuple[dict[str, LocalState], dict[str, str], dict[str, str | None]]:
-        """What the plan compares for each file (its tokens, and the write
-        digests now and as the object carries them), with the digests now
-        (to record) and as carried."""
+        """What the plan compares for each file (its tokens, with those the
+        state record vouches for, and the write digests now and as the object
+        carries them), with the digests now (to record) and as carried."""
         writes = self.current(prepared, manifest_run)
-        written = self.written(prepared, remote, writes, self.recorded(writes, manifest_run))
+        recorded = self.recorded(writes, manifest_run)
+        # After ``recorded``: a state record known from its listed MD5 holds
+        # no tokens and is not read for them.
+        self.records.confirm(prepared, remote)
+        written = self.written(prepared, remote, writes, recorded)
         local = {n: LocalState(frozenset(p.tokens), p.size, writes[n] if n in written else None,
                                written.get(n)) for n, p in prepared.items()}
         return local, writes, written

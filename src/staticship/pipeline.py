@@ -165,7 +165,6 @@ class Pipeline:
         try:
             with report.phase("hash"):
                 prepared = prepare_all(self.adapter, files, remote)
-                records.confirm(prepared, remote)
             local, writes, written = self.headers.states(prepared, remote, deployment is not None)
             plan = make_plan(local, remote, last)
             upload = Upload(self.adapter, report, self.calls, self.log, self.sources,
