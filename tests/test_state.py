@@ -173,3 +173,17 @@ def test_too_young() -> None:
               "edge": RemoteState("t", 1, modified=1940.0), "undated": RemoteState("t", 1)}
     assert too_young(listed, 60, now=2000.0) == {"new", "undated"}
     assert too_young(listed, 0, now=2000.0) == set()
+
+
+def test_same_record_is_what_dumps_compares() -> None:
+    base = State({"x": ("t", "m")}, {"inputs": "k", "outputs": {"a": ["e", 1]}}, ["d1"],
+                 used={"d1": frozenset({"a"})}, postprocess={"format": 1},
+                 writes={"a": "w"})
+    twin = State.loads(base.dumps(), version="other tag")
+    assert twin.same_record(base) and twin.dumps() == base.dumps()
+    for changed in (State(base.tokens, base.manifest, ["d1", "d0"], used=base.used,
+                          postprocess=base.postprocess, writes=base.writes),
+                    Update(writes={"a": "w2"}).apply(base),
+                    Update({"x"}).apply(base),
+                    Update(deployment="d2", names={"a"}).apply(base)):
+        assert not changed.same_record(base) and changed.dumps() != base.dumps()

@@ -107,6 +107,14 @@ class State:
             body["writes"] = grouped
         return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 
+    def same_record(self, other: State) -> bool:
+        """True when ``other`` would be written as this very record (what
+        ``dumps`` writes, compared without writing it: 20,000 names take a
+        tenth of a second to serialise)."""
+        return (self.tokens, self.manifest, self.deployments, self.used, self.postprocess,
+                self.writes) == (other.tokens, other.manifest, other.deployments, other.used,
+                                 other.postprocess, other.writes)
+
     def confirms(self, name: str, remote_token: str | None, md5: str) -> bool:
         """True if the record proves that the object listed with
         ``remote_token`` holds the bytes whose MD5 is ``md5``."""

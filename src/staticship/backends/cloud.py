@@ -5,6 +5,7 @@ listing times."""
 
 from __future__ import annotations
 
+import copy
 import threading
 from abc import abstractmethod
 from collections.abc import Callable
@@ -204,6 +205,7 @@ class GzipCloudAdapter(CloudAdapter):
     def __init__(self, storage: Storage, *, workers: int, fast_transfer: bool = True) -> None:
         super().__init__(storage, workers=workers, fast_transfer=fast_transfer)
         self.bucket_name: str = storage.bucket_name
+        self._parameters: dict[object, tuple[dict[str, Any], bool]] = {}
 
     @property
     def container(self) -> str:
@@ -214,9 +216,20 @@ class GzipCloudAdapter(CloudAdapter):
 
         return str(self.storage._normalize_name(clean_name(name)))
 
-    @abstractmethod
     def write_parameters(self, name: str) -> tuple[dict[str, Any], bool]:
-        """What the storage writes for ``name`` besides the bytes, and whether it gzips them."""
+        """What the storage writes for ``name`` besides the bytes, and whether
+        it gzips them: worked out once per ``options_key`` (a copy each time)."""
+        key = self.options_key(name)
+        if key is None:
+            return self._write_parameters(name)
+        known = self._parameters.get(key)
+        if known is None:
+            known = self._parameters[key] = self._write_parameters(name)
+        return copy.deepcopy(known[0]), known[1]
+
+    @abstractmethod
+    def _write_parameters(self, name: str) -> tuple[dict[str, Any], bool]:
+        """``write_parameters``, worked out."""
 
     def write_options(self, name: str) -> Any:
         return self.write_parameters(name)

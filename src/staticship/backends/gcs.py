@@ -123,7 +123,7 @@ class GCSAdapter(GCSHeaders, GzipCloudAdapter):
         return found
 
     # -- fingerprint -------------------------------------------------------
-    def write_parameters(self, name: str) -> tuple[dict[str, Any], bool]:
+    def _write_parameters(self, name: str) -> tuple[dict[str, Any], bool]:
         """What ``GoogleCloudStorage._save`` would write for ``name``: the
         predefined ACL, the content type, the blob properties; and whether
         it gzips the body."""

@@ -196,7 +196,7 @@ class S3Adapter(S3Headers, GzipCloudAdapter):
         return states, pages
 
     # -- fingerprint -------------------------------------------------------
-    def write_parameters(self, name: str) -> tuple[dict[str, Any], bool]:
+    def _write_parameters(self, name: str) -> tuple[dict[str, Any], bool]:
         """The storage's ExtraArgs for ``name``, and whether it gzips the body
         (the same rule as ``S3Storage._save``)."""
         storage: Any = self.storage
