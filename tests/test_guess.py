@@ -20,7 +20,7 @@ from staticship.records import Records
 
 AZURITE = ("DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;"
            "BlobEndpoint=http://127.0.0.1:9/devstoreaccount1;")
-PARTS = ["", "a", "b.css", "B.CSS", "x.tar", "y.gz", "z.svgz", "w.tgz", ".", "..", "c.JS", "d.",
+PARTS = ["", "a", "b.css", "b.css.", "B.CSS", "x.tar", "y.gz", "z.svgz", "w.tgz", ".", "..", "c.JS", "d.",
          ".hidden", "e.Z", "f.br", "g.css.gz", "h.map", "i:j.css", "k\\l.css", "m.unknownext"]
 NAMES = sorted({"/".join(p for p in combo if p) for combo in
                 ((a, b) for a in PARTS for b in PARTS)} | {"/x.css", "a//b.css", "a/./b.css"})
@@ -35,12 +35,13 @@ def test_names_with_one_key_get_one_guess() -> None:
         if key is not None:
             assert _normal(name) and posixpath.normpath(name) == name, name
             by_key.setdefault(key, set()).update(
-                {mimetypes.guess_type(name), mimetypes.guess_type("static/" + name)})
+                {mimetypes.guess_type(name), mimetypes.guess_type("static/" + name),
+                 mimetypes.guess_type(name.strip("./"))})  # AzureStorage's blob name
     assert all(len(guesses) == 1 for guesses in by_key.values()), by_key
     assert {".css", ".CSS", ".JS", ".map"} <= set(by_key)
     # What mimetypes reads further into the name is never keyed by extension.
     for name in ("y.gz", "g.css.gz", "z.svgz", "w.tgz", "e.Z", "f.br", "i:j.css", "k\\l.css",
-                 "a//b.css", "a/./b.css", "/x.css", "..", "a/.."):
+                 "a//b.css", "a/./b.css", "/x.css", "..", "a/..", "b.css.", "d."):
         assert type_key(name) is None, name
 
 

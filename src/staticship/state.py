@@ -162,6 +162,8 @@ class Update:
                      postprocess=postprocess, writes=self.digests(state.writes, used))
 
     def digests(self, recorded: dict[str, str], used: Mapping[str, frozenset[str]]) -> dict[str, str]:
+        """The write digests after this update (``used``: the kept
+        deployments' names after it)."""
         if self.writes is None:
             return dict(recorded)
         if self.deployment is None:

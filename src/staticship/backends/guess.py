@@ -18,11 +18,12 @@ import posixpath
 def type_key(name: str) -> str | None:
     """The extension that alone decides ``mimetypes.guess_type(name)`` (and
     the storage's own cleaned name's), or None when more of the name may
-    count: a ``:`` (read as a URL scheme), a backslash or a path that is
-    not normal (the storage's ``clean_name`` rewrites those), or an
+    count: a ``:`` (read as a URL scheme), a backslash, a path that is not
+    normal (the storage's ``clean_name`` rewrites those) or that ends with a
+    dot (AzureStorage strips it: ``a.css.`` is written as ``a.css``), or an
     extension that mimetypes expands (``.tgz``) or reads as an encoding
     (``.gz``, after which the extension before it counts too)."""
-    if ":" in name or "\\" in name or not _normal(name):
+    if ":" in name or "\\" in name or name.endswith(".") or not _normal(name):
         return None
     ext = posixpath.splitext(name)[1]
     if not mimetypes.inited:
