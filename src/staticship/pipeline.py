@@ -87,7 +87,7 @@ class Pipeline:
         the staged tree with the manifest last (see ``manifest``)."""
         report, records = self.report, self.records
         files = self.find()
-        self.adapter.warm_up()  # a manifest run reads the state record
+        self.adapter.warm_up()  # a manifest run reads and writes the state record
         with hashing_ahead(f.path for f in files.values() if f.path):
             remote = self.list_remote(files)
         with report.phase("inputs"):  # one fingerprint of the sources and settings
@@ -172,6 +172,8 @@ class Pipeline:
             in_place = upload.in_place(plan, prepared)
             upload.announce(plan, prepared, in_place)
             if not self.options.dry_run:
+                if plan.uploads:  # the state record is written after them
+                    self.adapter.warm_up()
                 with report.phase("upload"):
                     results = upload.run(plan, prepared, last, in_place, self.started,
                                          self.published)

@@ -218,7 +218,7 @@ class Adapter(ABC):
         """Remove what killed runs left at the destination (after the listing)."""
 
     def warm_up(self) -> None:  # noqa: B027  (optional hook)
-        """The run will read our record: build its client in the background."""
+        """The run will read or write our record: build its client now, aside."""
 
     def hashes_source(self, file: LocalFile) -> bool:
         """True when ``prepare`` hashes the source file itself (not a

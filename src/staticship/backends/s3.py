@@ -121,11 +121,13 @@ class S3Adapter(S3Headers, GzipCloudAdapter):
         return self._boto.client
 
     def warm_up(self) -> None:
-        """Build the shared boto3 client (about 0.1 s of CPU: botocore's
-        models) while obstore lists and the files are hashed, which leave the
-        GIL. A failure here is left for the first real use to raise."""
-        if self._fast is None or overrides(self.storage, SERVES, "connection"):
-            return  # boto3 lists (the client is needed now), or the storage's own
+        """Build the shared boto3 client, which reads and writes the state
+        record (about 0.1 s of CPU: botocore's models), while obstore lists
+        or uploads, which leave the GIL. A failure here is left for the first
+        real use to raise; a client already built is not built again."""
+        if (self._fast is None or overrides(self.storage, SERVES, "connection")
+                or self._boto.built):
+            return  # boto3 lists (the client is needed now), the storage's own, or built
 
         def build() -> None:
             with suppress(Exception):

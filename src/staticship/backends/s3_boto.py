@@ -85,6 +85,10 @@ class BotoWriter:
         self._lock = threading.Lock()
 
     @property
+    def built(self) -> bool:
+        return self._client is not None
+
+    @property
     def client(self) -> Any:
         if self._client is None:
             with self._lock:
