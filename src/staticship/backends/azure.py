@@ -70,8 +70,8 @@ def md5_token(content_md5: Any) -> str | None:
 class AzureAdapter(AzureHeaders, CloudAdapter):
     label = "azure"
     serves = SERVES
-    parameter_methods = ("_get_content_settings_parameters", "get_object_parameters", "_get_valid_path",
-                         "_normalize_name")
+    parameter_methods = ("_get_content_settings_parameters", "get_object_parameters",
+                         "_get_valid_path", "_normalize_name")
     where = "Azure container"
     client_name = "azure-storage-blob"
     noun = "container"
@@ -103,11 +103,8 @@ class AzureAdapter(AzureHeaders, CloudAdapter):
         return str(self.storage._get_valid_path(name))
 
     def record_key(self, name: str) -> str:
-        """The key of one of our records: the location's prefix and the name
-        as it is. ``key`` strips leading dots from the whole path
-        (``_get_valid_path``), so with no location ``.staticship/state.json``
-        would land as ``staticship/state.json``: in the user's namespace, and
-        not the name the listing gives back for it."""
+        """Our record's key, the name kept as it is: ``key`` strips leading
+        dots (with no location, ``staticship/state.json``: the user's)."""
         return self.prefix + name
 
     @property
@@ -186,8 +183,7 @@ class AzureAdapter(AzureHeaders, CloudAdapter):
         return found
 
     def _raw_pages(self) -> Iterator[list[Listed]] | None:
-        """List Blobs pages parsed directly (see ``azure_list``); None when the
-        client is not one that can be driven so."""
+        """List Blobs pages parsed directly (``azure_list``), or None."""
         return raw_pages(self.client, self.prefix, self.list_page_size, self.storage.timeout)
 
     # -- fingerprint -------------------------------------------------------
