@@ -12,12 +12,11 @@ any write to it, even one of the same size, changes its change time.
 
 from __future__ import annotations
 
-from collections.abc import Collection
-
 import os
 import shutil
 import tempfile
 import threading
+from collections.abc import Collection
 from typing import Any
 
 from django.core.files.storage import FileSystemStorage, Storage

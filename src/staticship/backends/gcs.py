@@ -19,11 +19,10 @@ storage's client (the JSON API), which emulators accept.
 
 from __future__ import annotations
 
-from collections.abc import Collection
-
 import json
 import mimetypes
 import uuid
+from collections.abc import Collection
 from email.parser import BytesParser
 from typing import Any, BinaryIO
 from urllib.parse import quote

@@ -10,10 +10,9 @@ deleted before the save (as stock does) only when it does not (see
 
 from __future__ import annotations
 
-from collections.abc import Collection
-
 import io
 import posixpath
+from collections.abc import Collection
 
 from django.core.files import File
 from django.core.files.storage import Storage

@@ -14,17 +14,17 @@ from __future__ import annotations
 
 import re
 import threading
-from contextlib import suppress
 from collections.abc import Collection, Mapping
+from contextlib import suppress
 from typing import Any
 
 from django.core.files import File
 from django.core.files.storage import Storage
 
 from .. import fingerprint as fp
-from . import ranges
 from ..plan import RemoteState
 from ..sources import LocalFile
+from . import ranges
 from .base import MISSING, Prepared, overrides, prepare_body
 from .cloud import GzipCloudAdapter, batches, timestamp
 from .errors import (
