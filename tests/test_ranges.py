@@ -45,6 +45,15 @@ def plant(s3: S3Target, location: str) -> set[str]:
     return extra
 
 
+def s3_adapter(storages: dict[str, Any]) -> S3Adapter:
+    """An adapter over the storage ``storages`` configures."""
+    from django.core.files.storage import storages as django_storages
+    from django.test import override_settings
+
+    with override_settings(STORAGES=storages):
+        return S3Adapter(django_storages.create_storage(storages["staticfiles"]), workers=4)
+
+
 @on_both_s3_servers
 @pytest.mark.parametrize("client", ["obstore", "boto3"])
 def test_a_listing_in_ranges_is_the_whole_listing(s3: S3Target, tree: Tree, client: str) -> None:
@@ -57,11 +66,7 @@ def test_a_listing_in_ranges_is_the_whole_listing(s3: S3Target, tree: Tree, clie
     location = storages["staticfiles"]["OPTIONS"]["location"]
     collectstatic(tree=tree, storages=storages)
     extra = plant(s3, location)
-    from django.core.files.storage import storages as django_storages
-    from django.test import override_settings
-
-    with override_settings(STORAGES=storages):
-        adapter = S3Adapter(django_storages.create_storage(storages["staticfiles"]), workers=4)
+    adapter = s3_adapter(storages)
     if client == "boto3":
         adapter._fast = None
     whole = adapter.inventory()
@@ -84,11 +89,7 @@ def test_a_store_that_ignores_start_after_loses_no_key(s3: S3Target, tree: Tree)
         tree.write("f%02d.txt" % i, b"%d" % i)
     storages = s3.settings()
     collectstatic(tree=tree, storages=storages)
-    from django.core.files.storage import storages as django_storages
-    from django.test import override_settings
-
-    with override_settings(STORAGES=storages):
-        adapter = S3Adapter(django_storages.create_storage(storages["staticfiles"]), workers=4)
+    adapter = s3_adapter(storages)
     adapter._fast = None
     whole = adapter.inventory()
 
