@@ -155,14 +155,20 @@ def test_missing_bucket_names_the_bucket(s3: S3Target, tree: Tree) -> None:
     ],
     ids=["acl", "checksum"],
 )
+@pytest.mark.parametrize("way", ["boto3", "http"])
 def test_a_store_refusing_a_setting_names_the_setting(
-    s3: S3Target, tree: Tree, code: str, status: int, text: str, fix: str
+    s3: S3Target, tree: Tree, code: str, status: int, text: str, fix: str, way: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """Through boto3 (the fast path off) and through plain HTTP requests
+    (obstore missing): the same one line."""
     make_files(tree, 3)
     storages = s3.settings(default_acl="public-read")
+    if way == "http":
+        monkeypatch.setitem(sys.modules, "obstore", None)
     s3.control.faults(fail_writes_after=0, fail_status=status, fail_code=code, fail_message=text)
     with pytest.raises(CommandError) as info:
-        collectstatic(tree=tree, storages=storages, STATICSHIP_FAST_TRANSFER=False)
+        collectstatic(tree=tree, storages=storages, STATICSHIP_FAST_TRANSFER=way == "http")
     message = str(info.value)
     assert message.startswith("Uploading '"), message
     assert fix in message, message
@@ -174,10 +180,14 @@ def test_a_store_refusing_a_setting_names_the_setting(
     assert len({r["path"] for r in puts}) == len(puts), puts
 
 
+@pytest.mark.parametrize("obstore", [True, False], ids=["obstore", "http"])
 def test_unreachable_endpoint_is_explained(
-    tree: Tree, s3: S3Target, monkeypatch: pytest.MonkeyPatch
+    tree: Tree, s3: S3Target, monkeypatch: pytest.MonkeyPatch, obstore: bool
 ) -> None:
     from botocore.config import Config
+
+    if not obstore:
+        monkeypatch.setitem(sys.modules, "obstore", None)
 
     with socket.socket() as sock:  # a port nothing listens on
         sock.bind(("127.0.0.1", 0))

@@ -22,8 +22,9 @@ from .conftest import S3Target, Tree, collectstatic, on_both_s3_servers
 MIB = 1024 * 1024
 HEADERS = ("ContentType", "ContentEncoding", "CacheControl", "ContentDisposition", "Metadata",
            "ContentLength", "ETag", "ServerSideEncryption", "SSECustomerAlgorithm")
-MISSING_LINE = ("staticship: uploading through boto3, not obstore: obstore cannot be imported "
-                "(import of obstore halted; None in sys.modules). Fix: pip install obstore.")
+MISSING_LINE = ("staticship: uploading through HTTP requests signed by botocore, not obstore: "
+                "obstore cannot be imported (import of obstore halted; None in sys.modules). "
+                "Fix: pip install obstore.")
 
 
 class OwnSave(S3Storage):
@@ -161,7 +162,7 @@ def test_missing_obstore_is_said_once_and_reported(s3: S3Target, tree: Tree, tmp
         "used": False,
         "reason": "obstore cannot be imported (import of obstore halted; None in sys.modules)",
         "fix": "pip install obstore",
-        "via": "boto3",
+        "via": "HTTP requests signed by botocore",
         "slow_uploads": 2,
     }
     quiet = collectstatic("-v", "0", tree=tree, storages=s3.settings(location="other"))

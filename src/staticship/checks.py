@@ -271,8 +271,9 @@ def _fast_path_missing(adapter: type) -> CheckMessage | None:
     if importlib.util.find_spec("obstore") is not None:
         return None
     return Warning(
-        "obstore is not installed, so staticship uploads through the storage's own "
-        "Python client, several times slower than its fast path.",
+        "obstore is not installed, so staticship uploads through slower means than "
+        "its fast path (S3: plain HTTP requests and boto3; GCS and Azure: the storage's "
+        "own Python client).",
         hint="Install it (pip install obstore: django-staticship depends on it, so "
         "something removed it), or set STATICSHIP_FAST_TRANSFER = False.",
         id="staticship.W007",

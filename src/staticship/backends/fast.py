@@ -35,6 +35,12 @@ def unavailable(storage: Storage, serves: str, *attributes: str) -> Off | None:
         import obstore  # noqa: F401
     except ImportError as exc:
         return Off("obstore cannot be imported (%s)" % exc, "pip install obstore")
+    return own_way(storage, serves, *attributes)
+
+
+def own_way(storage: Storage, serves: str, *attributes: str) -> Off | None:
+    """Why no client of ours can write for ``storage``: its class replaces
+    ``_save`` or one of ``attributes`` of the class at ``serves``."""
     for name in ("_save", *attributes):
         if overrides(storage, serves, name):
             return Off(

@@ -17,9 +17,13 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+from ..plan import RemoteState
+
 T = TypeVar("T")
 #: (after, upto]: keys greater than ``after`` and at most ``upto`` (None: no bound).
 Range = tuple[str | None, str | None]
+#: What listing one range gives: the objects in it, and the pages it took.
+Listed = tuple[list[RemoteState], int]
 
 #: Expected keys per range, and the most ranges: each range's last page may
 #: run past its upper bound, so k ranges cost at most k - 1 requests more.

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from contextlib import suppress
 from typing import Any
 
@@ -26,14 +26,15 @@ from ..plan import RemoteState
 from ..sources import LocalFile
 from . import ranges
 from .base import MISSING, Prepared, overrides, prepare_body
-from .cloud import GzipCloudAdapter, batches, timestamp
+from .cloud import GzipCloudAdapter, batches
 from .errors import (
     Conflict, Explanation, TransferError, classify, configured_as, error_text, first_line, refused,
     Failure,
 )
 from .fast import Off
-from .s3_boto import BotoWriter
+from .s3_boto import BotoWriter, upload_args
 from .s3_fast import _ObstoreWriter, blocked
+from .s3_http import HttpS3, WrongRegion
 from .s3_headers import S3Headers
 
 # S3Storage is imported only when a storage derives from it (boto3 takes a
@@ -104,8 +105,14 @@ class S3Adapter(S3Headers, GzipCloudAdapter):
         self._etags: dict[str, str] = {}
         self._lock = threading.Lock()
         self._hooked: set[int] = set()
+        #: Objects written by boto3 though plain HTTP was on, by reason.
+        self.through_boto3: dict[str, int] = {}
         self._boto = BotoWriter(storage, workers)
         self.fast_writer(_ObstoreWriter.for_storage)
+        #: Plain HTTP requests where obstore is missing (``s3_http``).
+        self._http: HttpS3 | None = None
+        if self._fast is None and fast_transfer:
+            self._http = HttpS3.build(storage, workers, SERVES)
 
     @classmethod
     def blocked(cls, storage: Storage) -> Off | None:
@@ -125,8 +132,8 @@ class S3Adapter(S3Headers, GzipCloudAdapter):
         record (about 0.1 s of CPU: botocore's models), while obstore lists
         or uploads, which leave the GIL. A failure here is left for the first
         real use to raise; a client already built is not built again."""
-        if (self._fast is None or overrides(self.storage, SERVES, "connection")
-                or self._boto.built):
+        if ((self._fast is None and self._http is None)
+                or overrides(self.storage, SERVES, "connection") or self._boto.built):
             return  # boto3 lists (the client is needed now), the storage's own, or built
 
         def build() -> None:
@@ -138,18 +145,26 @@ class S3Adapter(S3Headers, GzipCloudAdapter):
     # -- list --------------------------------------------------------------
     def inventory(self, expected: Collection[str] = ()) -> dict[str, RemoteState]:
         """ListObjectsV2, in key ranges side by side when many names are
-        expected (see ``ranges``)."""
+        expected (see ``ranges``): through obstore, else plain HTTP, else boto3."""
         bounds = ranges.cut(self.prefix + name for name in expected)
         if self._fast is not None:
             try:
-                return self._collect(ranges.list_all(bounds, self._range_obstore))
+                return self._listed(bounds, self._fast.list_range)
             except Exception as exc:  # noqa: BLE001 - e.g. a key object_store cannot represent
                 if refused(exc):  # boto3 would only retry for seconds
                     raise self._classify(exc, "") from exc
                 # boto3 lists anything S3 can hold
-        return self._collect(ranges.list_all(bounds, self._range_boto3))
+        if self._http is not None:
+            try:
+                return self._listed(bounds, self._http.list_range)
+            except WrongRegion:
+                self._http = None  # boto3 follows S3's redirect to the bucket's region
+        return self._listed(bounds, lambda prefix, part: self._boto.list_range(
+            self.client, self.bucket_name, prefix, part))
 
-    def _collect(self, pieces: list[tuple[list[RemoteState], int]]) -> dict[str, RemoteState]:
+    def _listed(self, bounds: list[ranges.Range], one: Callable[..., ranges.Listed]) -> dict[str, RemoteState]:
+        pieces = ranges.list_all(bounds, lambda part: one(self.prefix, part))
+
         cut = len(self.prefix)
         found: dict[str, RemoteState] = {}
         for states, pages in pieces:
@@ -157,45 +172,6 @@ class S3Adapter(S3Headers, GzipCloudAdapter):
             for state in states:
                 found[str(state.key)[cut:]] = state
         return found
-
-    def _range_obstore(self, bounds: ranges.Range) -> tuple[list[RemoteState], int]:
-        """One range through obstore: the same pages, parsed in Rust (boto3
-        spends about 0.1 s of CPU per 1,000 entries)."""
-        import obstore
-
-        assert self._fast is not None
-        states: list[RemoteState] = []
-        seen = 0
-        stream = obstore.list(self._fast.store({}, {}), self.prefix.rstrip("/") or None,
-                              offset=bounds[0], chunk_size=1000)
-        for batch in stream:
-            seen += len(batch)
-            for entry in batch:
-                place = ranges.within(entry["path"], bounds)
-                if place > 0:
-                    return states, -(-seen // 1000)  # S3 pages hold 1,000
-                if place == 0:
-                    states.append(RemoteState(
-                        fp.normalize_etag(entry.get("e_tag")), entry.get("size"),
-                        key=entry["path"], modified=timestamp(entry.get("last_modified"))))
-        return states, max(1, -(-seen // 1000))
-
-    def _range_boto3(self, bounds: ranges.Range) -> tuple[list[RemoteState], int]:
-        states: list[RemoteState] = []
-        pages = 0
-        start = {"StartAfter": bounds[0]} if bounds[0] is not None else {}
-        paginator = self.client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket_name, Prefix=self.prefix, **start):
-            pages += 1
-            for entry in page.get("Contents", ()):
-                place = ranges.within(entry["Key"], bounds)
-                if place > 0:
-                    return states, pages
-                if place == 0:
-                    states.append(RemoteState(
-                        fp.normalize_etag(entry.get("ETag")), entry.get("Size"), key=entry["Key"],
-                        modified=timestamp(entry.get("LastModified"))))
-        return states, pages
 
     # -- fingerprint -------------------------------------------------------
     def _write_parameters(self, name: str) -> tuple[dict[str, Any], bool]:
@@ -245,9 +221,28 @@ class S3Adapter(S3Headers, GzipCloudAdapter):
             self.went_slow(off)
             if self.own_save():
                 return self._upload_through_storage(key, item, multipart)
-            etag = self._boto.put(self.client, self.bucket_name, key, item, multipart, part)
+            etag = self._write_without_obstore(key, item, multipart, part)
         self._count_put(item.size, multipart, part)
         return etag
+
+    def _write_without_obstore(self, key: str, item: Prepared, multipart: bool,
+                               part: int) -> str | None:
+        """One plain PutObject with the ExtraArgs boto3 would send, when it
+        can carry them all; else boto3's own calls."""
+        if self._http is not None:
+            args = upload_args(self.client, item.params)
+            why = self._http.why_not(key, args, multipart)
+            if why is None:
+                return self._http.put(key, item, args)
+            with self._lock:
+                self.through_boto3.setdefault(why, 0)
+                self.through_boto3[why] += 1
+        return self._boto.put(self.client, self.bucket_name, key, item, multipart, part)
+
+    def slow_via(self) -> str:
+        if self._http is None or self.own_save():
+            return super().slow_via()
+        return "HTTP requests signed by botocore" + (" and boto3" if self.through_boto3 else "")
 
     def _count_put(self, size: int, multipart: bool, part: int) -> None:
         if multipart:

@@ -17,7 +17,10 @@ from datetime import datetime
 from typing import Any
 
 from .. import fingerprint as fp
+from ..plan import RemoteState
+from . import ranges
 from .base import Prepared
+from .cloud import timestamp
 from .boto import share_loader
 
 
@@ -61,7 +64,7 @@ def _parse_iso_times_fast(session: Any) -> None:
         factory.set_parser_defaults(timestamp_parser=parse)
 
 
-def _upload_args(client: Any, params: dict[str, Any]) -> dict[str, Any]:
+def upload_args(client: Any, params: dict[str, Any]) -> dict[str, Any]:
     """``params`` (the storage's ExtraArgs) with the defaults the transfer
     manager adds (boto3 1.36+: a CRC32 checksum unless the client config
     says ``when_required``)."""
@@ -96,6 +99,25 @@ class BotoWriter:
                     self._client = shared_client(self.storage, self.workers)
         return self._client
 
+    @staticmethod
+    def list_range(client: Any, bucket: str, prefix: str, bounds: ranges.Range) -> ranges.Listed:
+        """One range of the listing under ``prefix``, through ``client``."""
+        states: list[RemoteState] = []
+        pages = 0
+        start = {"StartAfter": bounds[0]} if bounds[0] is not None else {}
+        paginator = client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix, **start):
+            pages += 1
+            for entry in page.get("Contents", ()):
+                place = ranges.within(entry["Key"], bounds)
+                if place > 0:
+                    return states, pages
+                if place == 0:
+                    states.append(RemoteState(
+                        fp.normalize_etag(entry.get("ETag")), entry.get("Size"), key=entry["Key"],
+                        modified=timestamp(entry.get("LastModified"))))
+        return states, pages
+
     def put(self, client: Any, bucket: str, key: str, item: Prepared, multipart: bool,
             part_size: int) -> str | None:
         """Write ``item`` through ``client`` (the shared one, unless the
@@ -104,7 +126,7 @@ class BotoWriter:
         store gave."""
         from s3transfer.upload import UploadSubmissionTask as Task
 
-        args = _upload_args(client, item.params)
+        args = upload_args(client, item.params)
         if multipart:
             return _put_parts(client, bucket, key, item, part_size, args)
         args = {k: v for k, v in args.items() if k not in Task.PUT_OBJECT_BLOCKLIST}

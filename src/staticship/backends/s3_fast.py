@@ -8,7 +8,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from .. import fingerprint as fp
+from ..plan import RemoteState
+from . import ranges
 from .base import Prepared
+from .cloud import timestamp
 from .errors import configured_as
 from .fast import ObstoreWriter, Off, client_options, unavailable
 
@@ -74,7 +77,7 @@ class _ObstoreWriter(ObstoreWriter):
             connect_timeout="%ds" % int(getattr(config, "connect_timeout", 60) or 60))
         if storage.verify is False:
             options["allow_invalid_certificates"] = True
-        return cls(_base_config(storage, session, config), options, credentials, workers)
+        return cls(base_config(storage, session, config), options, credentials, workers)
 
     def why_not(self, params: Mapping[str, Any], multipart: bool) -> Off | None:
         """None when obstore writes an object with these ExtraArgs as the
@@ -120,6 +123,27 @@ class _ObstoreWriter(ObstoreWriter):
         bucket = config.pop("bucket")
         return S3Store(bucket, **kwargs)
 
+    def list_range(self, prefix: str, bounds: ranges.Range) -> ranges.Listed:
+        """One range of the listing under ``prefix``: the same pages as
+        boto3's, parsed in Rust (boto3 spends 0.1 s of CPU per 1,000 entries)."""
+        import obstore
+
+        states: list[RemoteState] = []
+        seen = 0
+        stream = obstore.list(self.store({}, {}), prefix.rstrip("/") or None,
+                              offset=bounds[0], chunk_size=1000)
+        for batch in stream:
+            seen += len(batch)
+            for entry in batch:
+                place = ranges.within(entry["path"], bounds)
+                if place > 0:
+                    return states, -(-seen // 1000)  # S3 pages hold 1,000
+                if place == 0:
+                    states.append(RemoteState(
+                        fp.normalize_etag(entry.get("e_tag")), entry.get("size"),
+                        key=entry["path"], modified=timestamp(entry.get("last_modified"))))
+        return states, max(1, -(-seen // 1000))
+
     def put(self, key: str, item: Prepared, multipart: bool, part_size: int) -> str | None:
         import obstore
 
@@ -163,7 +187,7 @@ def _http_date(value: Any) -> str:
     return str(value)
 
 
-def _base_config(storage: Any, session: Any, config: Any) -> dict[str, Any]:
+def base_config(storage: Any, session: Any, config: Any) -> dict[str, Any]:
     """S3Store's configuration: bucket, region, endpoint and addressing style as boto3 uses them."""
     base: dict[str, Any] = {
         "bucket": storage.bucket_name,
@@ -182,9 +206,19 @@ def _base_config(storage: Any, session: Any, config: Any) -> dict[str, Any]:
 def blocked(storage: Any, serves: str) -> Off | None:
     """Why obstore cannot write for ``storage``, as far as its settings
     tell without any request (the system check asks this too)."""
-    off = unavailable(storage, serves, "_compress_content")
+    off = unavailable(storage, serves, "_compress_content") or unreachable(storage)
     if off is not None:
         return off
+    if isinstance(storage.verify, str):
+        return Off("verify names a CA bundle file, which obstore does not take",
+                   "set %s to True if the system trusts the endpoint's certificate"
+                   % configured_as("verify", "AWS_S3_VERIFY"))
+    return None
+
+
+def unreachable(storage: Any) -> Off | None:
+    """Why a client other than boto3 cannot reach the bucket: proxies, or
+    plain HTTP to AWS."""
     if getattr(storage.client_config, "proxies", None):
         where = (configured_as("proxies", "AWS_S3_PROXIES") if storage.proxies
                  else configured_as("client_config", "AWS_S3_CLIENT_CONFIG"))
@@ -194,10 +228,6 @@ def blocked(storage: Any, serves: str) -> Off | None:
         return Off("use_ssl is False without an endpoint URL",
                    "set %s to the endpoint's http:// URL, or use_ssl to True"
                    % configured_as("endpoint_url", "AWS_S3_ENDPOINT_URL"))
-    if isinstance(storage.verify, str):
-        return Off("verify names a CA bundle file, which obstore does not take",
-                   "set %s to True if the system trusts the endpoint's certificate"
-                   % configured_as("verify", "AWS_S3_VERIFY"))
     return None
 
 
