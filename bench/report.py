@@ -379,6 +379,11 @@ def markdown(R: Results, png_name: str | None) -> str:
             "through one boto3 client shared by the workers. S3Storage, 1,000 files, cold and warm only."
         )
     L.append(
+        "- **bytecode:** staticship is installed editable and every run starts with PYTHONDONTWRITEBYTECODE=1, so "
+        "the bench byte-compiles staticship's sources and the bench project once before the runs, as pip compiles an "
+        "installed package (stock's and Collectfasta's modules load from the bytecode pip wrote)."
+    )
+    L.append(
         "- **floor:** the same Django project doing nothing remote. For S3Storage, GoogleCloudStorage and AzureStorage, a "
         "management command that starts Django, builds the storage, runs the staticfiles finders and reads and MD5-hashes every file (what any tool that compares content must do). For "
         "S3ManifestStaticStorage, stock collectstatic into an in-memory manifest storage (find, copy, hash names, rewrite CSS). "

@@ -639,6 +639,20 @@ def plain_python_ok(python: str) -> bool:
     return True
 
 
+def compile_sources(pythons: list[str]) -> None:
+    """Byte-compile staticship's sources (an editable install) and the bench
+    project once, as pip does for an installed package: every run is started
+    with PYTHONDONTWRITEBYTECODE=1, so without this each staticship run would
+    compile about 9,000 lines of Python again (about 0.1 s) while stock's and
+    Collectfasta's installed modules load from their bytecode."""
+    import staticship
+
+    package = str(Path(staticship.__file__).parent)
+    for python in pythons:
+        subprocess.run([python, "-m", "compileall", "-q", package, str(PROJECT)], check=True,
+                       stdout=subprocess.DEVNULL)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
     mode = p.add_mutually_exclusive_group()
@@ -705,6 +719,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, _terminate)
+    compile_sources([sys.executable] + ([args.plain_python] if PLAIN in args.variants else []))
     h = Harness(args)
     try:
         res = h.run()
