@@ -56,9 +56,9 @@ def test_a_run_with_nothing_to_upload_builds_no_boto3_client(
 
 
 # Names whose keys must be percent-encoded in the request path and come
-# back URL-encoded in the listing (encoding-type=url): a space, +, %, ~,
+# back URL-encoded in the listing (encoding-type=url), and an empty file: a space, +, %, ~,
 # &, =, ; and , and non-ASCII letters.
-ODD_NAMES = ("css/a b.css", "css/a+b.css", "css/100%.css", "css/~tilde.css", "css/q&a=1.css",
+ODD_NAMES = ("css/empty.css", "css/a b.css", "css/a+b.css", "css/100%.css", "css/~tilde.css", "css/q&a=1.css",
              "css/caf\u00e9.css", "css/\u65e5\u672c.css", "css/semi;colon,comma.css")
 
 
@@ -66,7 +66,7 @@ ODD_NAMES = ("css/a b.css", "css/a+b.css", "css/100%.css", "css/~tilde.css", "cs
 def test_keys_that_need_encoding_are_written_and_listed_as_stock_writes_them(
         s3: S3Target, tree: Tree, no_obstore: None) -> None:
     for i, name in enumerate(ODD_NAMES):
-        tree.write(name, b"/* %d */" % i)
+        tree.write(name, b"/* %d */" % i if i else b"")  # the first one empty
     ours = collectstatic(tree=tree, storages=s3.settings(location="ours"))
     assert len(ours.report.uploaded) == len(ODD_NAMES)
     collectstatic("--disable-staticship", tree=tree, storages=s3.settings(location="stock"))
@@ -125,6 +125,15 @@ def test_what_plain_requests_carry(key: str, args: dict[str, Any], multipart: bo
     from staticship.backends.s3_http import HttpS3
 
     assert HttpS3.why_not(key, args, multipart) == expected
+
+
+def test_a_body_larger_than_memory_should_hold_goes_through_boto3() -> None:
+    from staticship.backends.fast import FAST_MAX_SIZE
+    from staticship.backends.s3_http import HttpS3
+
+    assert HttpS3.why_not("static/a.bin", {}, False, FAST_MAX_SIZE) is None
+    assert HttpS3.why_not("static/a.bin", {}, False, FAST_MAX_SIZE + 1) == (
+        "a body too large to hold in memory")
 
 
 @pytest.mark.parametrize("options, expected", [

@@ -231,7 +231,7 @@ class S3Adapter(S3Headers, GzipCloudAdapter):
         can carry them all; else boto3's own calls."""
         if self._http is not None:
             args = upload_args(self.client, item.params)
-            why = self._http.why_not(key, args, multipart)
+            why = self._http.why_not(key, args, multipart, item.size)
             if why is None:
                 return self._http.put(key, item, args)
             with self._lock:

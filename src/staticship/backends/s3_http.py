@@ -31,7 +31,7 @@ from ..plan import RemoteState
 from . import ranges
 from .base import Prepared
 from .cloud import timestamp
-from .fast import Off, own_way
+from .fast import FAST_MAX_SIZE, Off, own_way
 from .s3_fast import base_config, unreachable
 
 #: Write parameters (boto3 ExtraArgs) sent as a header of their own, by the
@@ -186,11 +186,14 @@ class HttpS3:
 
     # -- write -------------------------------------------------------------
     @staticmethod
-    def why_not(key: str, args: Mapping[str, Any], multipart: bool) -> str | None:
+    def why_not(key: str, args: Mapping[str, Any], multipart: bool,
+                size: int = 0) -> str | None:
         """None when one PutObject sent here carries ``args`` (the ExtraArgs
         boto3 would send) exactly as boto3 would; else what stands in the way."""
         if multipart:
             return "a multipart upload"
+        if size > FAST_MAX_SIZE:
+            return "a body too large to hold in memory"  # boto3 streams it
         if any(part in (".", "..") for part in key.split("/")):
             return "a key with a . or .. segment"
         for name, value in args.items():
