@@ -183,3 +183,16 @@ def test_hashing_ahead_stops_quietly_when_deciding_fails(tmp_path) -> None:
             time.sleep(0.05)
     assert hooked == []  # no thread died with a traceback
     assert not [t for t in threading.enumerate() if t.name == "staticship-hash"]
+
+
+@pytest.mark.parametrize("cpus, expected", [(1, 1), (2, 2), (6, 6), (64, 8)])
+def test_one_hashing_thread_per_cpu_at_most_eight(monkeypatch: pytest.MonkeyPatch, cpus: int,
+                                                  expected: int) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cpus)), raising=False)
+    assert fp.hashers() == expected
+
+
+def test_hashing_threads_without_cpu_affinity(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 3)
+    assert fp.hashers() == 3

