@@ -105,8 +105,8 @@ class S3Adapter(S3Headers, GzipCloudAdapter):
         self._etags: dict[str, str] = {}
         self._lock = threading.Lock()
         self._hooked: set[int] = set()
-        #: Objects written by boto3 though plain HTTP was on, by reason.
-        self.through_boto3: dict[str, int] = {}
+        #: Objects written by boto3 though plain HTTP requests were on.
+        self.through_boto3 = 0
         self._boto = BotoWriter(storage, workers)
         self.fast_writer(_ObstoreWriter.for_storage)
         #: Plain HTTP requests where obstore is missing (``s3_http``).
@@ -162,9 +162,10 @@ class S3Adapter(S3Headers, GzipCloudAdapter):
         return self._listed(bounds, lambda prefix, part: self._boto.list_range(
             self.client, self.bucket_name, prefix, part))
 
-    def _listed(self, bounds: list[ranges.Range], one: Callable[..., ranges.Listed]) -> dict[str, RemoteState]:
+    def _listed(self, bounds: list[ranges.Range],
+                one: Callable[[str, ranges.Range], ranges.Listed]) -> dict[str, RemoteState]:
+        """The ranges listed side by side by ``one(prefix, range)``, by name."""
         pieces = ranges.list_all(bounds, lambda part: one(self.prefix, part))
-
         cut = len(self.prefix)
         found: dict[str, RemoteState] = {}
         for states, pages in pieces:
@@ -231,12 +232,10 @@ class S3Adapter(S3Headers, GzipCloudAdapter):
         can carry them all; else boto3's own calls."""
         if self._http is not None:
             args = upload_args(self.client, item.params)
-            why = self._http.why_not(key, args, multipart, item.size)
-            if why is None:
+            if self._http.why_not(key, args, multipart, item.size) is None:
                 return self._http.put(key, item, args)
             with self._lock:
-                self.through_boto3.setdefault(why, 0)
-                self.through_boto3[why] += 1
+                self.through_boto3 += 1
         return self._boto.put(self.client, self.bucket_name, key, item, multipart, part)
 
     def slow_via(self) -> str:
