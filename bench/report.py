@@ -375,8 +375,9 @@ def markdown(R: Results, png_name: str | None) -> str:
     if any(c["variant"] == PLAIN for c in R.cells):
         L.append(
             "- **staticship, no obstore:** the same settings, run by the Python of a second virtualenv installed like the "
-            "first and then `pip uninstall obstore` (as a plain `pip install` that lost it): uploads and the listing go "
-            "through one boto3 client shared by the workers. S3Storage, 1,000 files, cold and warm only."
+            "first and then `pip uninstall obstore` (as a plain `pip install` that lost it): the listing and the uploads go "
+            "as plain HTTP requests signed by botocore, and the two multipart files through one boto3 client shared by "
+            "the workers. S3Storage, 1,000 files, cold and warm only."
         )
     L.append(
         "- **bytecode:** staticship is installed editable and every run starts with PYTHONDONTWRITEBYTECODE=1, so "
