@@ -55,6 +55,19 @@ def within(key: str, bounds: Range) -> int:
     return 0
 
 
+def clip(states: Iterable[RemoteState], bounds: Range, into: list[RemoteState]) -> bool:
+    """Append to ``into`` the ``states`` (one page, in key order) whose keys
+    fall within ``bounds``; True once one lies past the upper bound (the
+    range is done: nothing after it is consumed)."""
+    for state in states:
+        place = within(state.key or "", bounds)
+        if place > 0:
+            return True
+        if place == 0:
+            into.append(state)
+    return False
+
+
 def list_all(ranges: Sequence[Range], one: Callable[[Range], T]) -> list[T]:
     """``one(range)`` for each range, side by side."""
     if len(ranges) == 1:

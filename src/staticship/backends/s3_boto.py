@@ -108,14 +108,11 @@ class BotoWriter:
         paginator = client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=bucket, Prefix=prefix, **start):
             pages += 1
-            for entry in page.get("Contents", ()):
-                place = ranges.within(entry["Key"], bounds)
-                if place > 0:
-                    return states, pages
-                if place == 0:
-                    states.append(RemoteState(
-                        fp.normalize_etag(entry.get("ETag")), entry.get("Size"), key=entry["Key"],
-                        modified=timestamp(entry.get("LastModified"))))
+            if ranges.clip((RemoteState(
+                    fp.normalize_etag(entry.get("ETag")), entry.get("Size"), key=entry["Key"],
+                    modified=timestamp(entry.get("LastModified")))
+                    for entry in page.get("Contents", ())), bounds, states):
+                return states, pages
         return states, pages
 
     def put(self, client: Any, bucket: str, key: str, item: Prepared, multipart: bool,

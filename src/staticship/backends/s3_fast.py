@@ -134,14 +134,11 @@ class _ObstoreWriter(ObstoreWriter):
                               offset=bounds[0], chunk_size=1000)
         for batch in stream:
             seen += len(batch)
-            for entry in batch:
-                place = ranges.within(entry["path"], bounds)
-                if place > 0:
-                    return states, -(-seen // 1000)  # S3 pages hold 1,000
-                if place == 0:
-                    states.append(RemoteState(
-                        fp.normalize_etag(entry.get("e_tag")), entry.get("size"),
-                        key=entry["path"], modified=timestamp(entry.get("last_modified"))))
+            if ranges.clip((RemoteState(
+                    fp.normalize_etag(entry.get("e_tag")), entry.get("size"), key=entry["path"],
+                    modified=timestamp(entry.get("last_modified"))) for entry in batch),
+                    bounds, states):
+                return states, -(-seen // 1000)  # S3 pages hold 1,000
         return states, max(1, -(-seen // 1000))
 
     def put(self, key: str, item: Prepared, multipart: bool, part_size: int) -> str | None:

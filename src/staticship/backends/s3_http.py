@@ -102,15 +102,14 @@ class HttpS3:
         config = storage.client_config
         base = base_config(storage, session, config)
         self.region: str = base["region"]
-        self.credentials = credentials
-        self.bucket: str = storage.bucket_name
+        bucket: str = storage.bucket_name
         endpoint = base.get("endpoint") or "https://%s" % _aws_host(self.region)
         parts = urlsplit(endpoint)
         if base["virtual_hosted_style_request"]:
-            endpoint = "%s://%s.%s" % (parts.scheme, self.bucket, parts.netloc)
+            endpoint = "%s://%s.%s" % (parts.scheme, bucket, parts.netloc)
             self.root = parts.path.rstrip("/")
         else:
-            self.root = "%s/%s" % (parts.path.rstrip("/"), quote(self.bucket, safe=""))
+            self.root = "%s/%s" % (parts.path.rstrip("/"), quote(bucket, safe=""))
         self.url = endpoint.rstrip("/")
         tls: dict[str, Any] = {}
         if endpoint.startswith("https"):
@@ -167,18 +166,9 @@ class HttpS3:
             root = ElementTree.fromstring(page.data)
             space = root.tag[:root.tag.index("}") + 1] if root.tag.startswith("{") else ""
             encoded = root.findtext(space + "EncodingType") == "url"
-            for entry in root.iter(space + "Contents"):
-                key = entry.findtext(space + "Key") or ""
-                key = unquote_plus(key) if encoded else key
-                place = ranges.within(key, bounds)
-                if place > 0:
-                    return states, pages
-                if place == 0:
-                    size = entry.findtext(space + "Size")
-                    states.append(RemoteState(
-                        fp.normalize_etag(entry.findtext(space + "ETag")),
-                        int(size) if size else None, key=key,
-                        modified=_iso_time(entry.findtext(space + "LastModified"))))
+            if ranges.clip((_entry(entry, space, encoded) for entry in root.iter(space + "Contents")),
+                           bounds, states):
+                return states, pages
             token = root.findtext(space + "NextContinuationToken")
             if root.findtext(space + "IsTruncated") != "true" or not token:
                 return states, pages
@@ -272,6 +262,16 @@ def _tls(verify: Any, session: Any) -> dict[str, Any]:
 def _aws_host(region: str) -> str:
     suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
     return "s3.%s.%s" % (region, suffix)
+
+
+def _entry(entry: ElementTree.Element, space: str, encoded: bool) -> RemoteState:
+    """One ``<Contents>`` of a ListObjectsV2 page (keys URL-decoded when the
+    page says ``encoding-type=url``, as botocore decodes them)."""
+    key = entry.findtext(space + "Key") or ""
+    size = entry.findtext(space + "Size")
+    return RemoteState(fp.normalize_etag(entry.findtext(space + "ETag")),
+                       int(size) if size else None, key=unquote_plus(key) if encoded else key,
+                       modified=_iso_time(entry.findtext(space + "LastModified")))
 
 
 def _iso_time(value: str | None) -> float | None:
